@@ -1,0 +1,213 @@
+"""Building and writing graph batches: entities, runs, files and edges in one transaction.
+
+Every write path (recording, ingest, sync, the synthetic campaigns) funnels through
+:func:`write`: one managed transaction per :class:`GraphBatch`, ``UNWIND`` per row type,
+MERGE on uids behind uniqueness constraints, then a cycle check on the new DERIVED_FROM
+edges; a batch that would close a cycle or names an unknown uid is rolled back whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import neo4j
+
+from latteprov import model, queries
+from latteprov.errors import InputError
+from latteprov.identity import make_uid
+from latteprov.store import Store
+
+EDGE_QUERIES = {
+    "DERIVED_FROM": "merge_derived_from",
+    "GENERATED_BY": "merge_generated_by",
+    "USED": "merge_used",
+    "STORED_AT": "merge_stored_at",
+}
+RUN_MUTABLE = ("ended_at", "exit_state")
+FILE_MUTABLE = ("size", "mtime", "checksum", "status", "checked_at", "expected_size", "shape", "dtype")
+
+
+class GraphError(InputError):
+    """A batch was refused: it would close a cycle, or names something unknown."""
+
+
+class CycleError(GraphError):
+    """A DERIVED_FROM edge would make provenance cyclic."""
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def entity(kind: str, name: str | None = None, state: str | None = None, **props: Any) -> dict:
+    """A row for one entity of class ``kind``: uid from its natural key, props typed."""
+    cls = model.kind_class(kind)
+    if not issubclass(cls, model.Entity) or not cls.natural_key:
+        raise InputError(f"{kind} is not a concrete entity kind")
+    if state is not None and state not in model.STATES:
+        raise InputError(f"state {state!r} is not one of {', '.join(model.STATES)}")
+    typed = model.coerce_props(cls, props)
+    typed.update({k: v for k, v in model.natural_key_values(cls, typed).items() if v is not None})
+    uid = cls.uid_for(typed)
+    typed.update(uid=uid, kind=cls.__name__, name=name or typed.get("name") or uid)
+    return {"uid": uid, "labels": model.labels_of(cls), "props": typed, "state": state}
+
+
+def run_row(uid: str, *, kind: str = "job", name: str | None = None, command: str | None = None,
+            code_version: str | None = None, host: str | None = None, user: str | None = None,
+            job_id: str | None = None, params: dict | None = None, started_at: datetime | None = None,
+            ended_at: datetime | None = None, exit_state: str = "running") -> dict:
+    """A row for one run."""
+    if exit_state not in model.STATES:
+        raise InputError(f"exit state {exit_state!r} is not one of {', '.join(model.STATES)}")
+    props = {"uid": uid, "name": name or f"{kind} {job_id or uid}", "run_kind": kind, "command": command,
+             "code_version": code_version, "host": host, "user": user, "job_id": job_id,
+             "params": json.dumps(params or {}, sort_keys=True, default=str), "started_at": started_at}
+    mutable = {"ended_at": ended_at, "exit_state": exit_state}
+    return {"uid": uid, "props": {k: v for k, v in props.items() if v is not None},
+            "mutable": {k: v for k, v in mutable.items() if v is not None}}
+
+
+def file_row(path: str, *, host: str = "", dataset: str = "", **props: Any) -> dict:
+    """A row for one data file (or a dataset inside an HDF5 file)."""
+    typed = model.coerce_props(model.DataFile, {"path": path, "host": host, "dataset": dataset, **props})
+    uid = model.DataFile.uid_for(typed)
+    typed.setdefault("name", os.path.basename(path.rstrip("/")) + (f":{dataset}" if dataset else ""))
+    typed["uid"] = uid
+    mutable = {k: typed.pop(k) for k in FILE_MUTABLE if k in typed}
+    typed["status"] = "unknown"  # on creation only; a status in ``mutable`` overrides it
+    return {"uid": uid, "props": typed, "mutable": mutable}
+
+
+def edge(frm: str, to: str, role: str | None = None, type: str = "DERIVED_FROM") -> dict:
+    """A row for one edge; DERIVED_FROM edges need a role."""
+    if type not in EDGE_QUERIES:
+        raise InputError(f"unknown edge type {type!r}")
+    if type == "DERIVED_FROM" and not role:
+        raise InputError("a DERIVED_FROM edge needs a role")
+    return {"from": frm, "to": to, "type": type, "role": role}
+
+
+@dataclass
+class GraphBatch:
+    """Rows to write together in one transaction."""
+
+    entities: list[dict] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)
+    edges: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.entities) + len(self.runs) + len(self.files) + len(self.edges)
+
+    def add(self, kind: str, name: str | None = None, state: str | None = None, **props: Any) -> str:
+        """Add an entity; return its uid."""
+        row = entity(kind, name=name, state=state, **props)
+        self.entities.append(row)
+        return row["uid"]
+
+    def add_file(self, product_uid: str | None, path: str, **props: Any) -> str:
+        """Add a data file and, with a product uid, its STORED_AT edge; return the file uid."""
+        row = file_row(path, **props)
+        self.files.append(row)
+        if product_uid:
+            self.edges.append(edge(product_uid, row["uid"], type="STORED_AT"))
+        return row["uid"]
+
+    def link(self, frm: str, to: str, role: str | None = None, type: str = "DERIVED_FROM") -> None:
+        """Add an edge."""
+        self.edges.append(edge(frm, to, role, type))
+
+    def extend(self, other: "GraphBatch") -> None:
+        self.entities += other.entities
+        self.runs += other.runs
+        self.files += other.files
+        self.edges += other.edges
+
+
+@dataclass
+class WriteResult:
+    """What a write did."""
+
+    entities_created: int = 0
+    entities_matched: int = 0
+    edges_written: int = 0
+    conflicts: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: "WriteResult") -> "WriteResult":
+        self.entities_created += other.entities_created
+        self.entities_matched += other.entities_matched
+        self.edges_written += other.edges_written
+        self.conflicts += other.conflicts
+        return self
+
+
+def _dedupe(rows: list[dict], key: Any) -> list[dict]:
+    seen: dict[Any, dict] = {}
+    for row in rows:
+        seen.setdefault(key(row), row)
+    return list(seen.values())
+
+
+def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
+    """Write ``batch`` inside an open transaction (callers compose it with other work)."""
+    result = WriteResult()
+    derived = [e for e in batch.edges if e["type"] == "DERIVED_FROM"]
+    if derived:
+        tx.run(queries.get("take_dag_lock").text).consume()
+    if batch.entities:
+        rows = _dedupe(batch.entities, lambda r: r["uid"])
+        for rec in tx.run(queries.get("merge_entities").text, rows=rows):
+            if rec["created"]:
+                result.entities_created += 1
+            else:
+                result.entities_matched += 1
+            if rec["conflicts"]:
+                result.conflicts.append(f"{rec['uid']}: differs in {', '.join(rec['conflicts'])}")
+    if batch.runs:
+        tx.run(queries.get("merge_runs").text, rows=batch.runs).consume()
+    if batch.files:
+        tx.run(queries.get("merge_files").text, rows=_dedupe(batch.files, lambda r: r["uid"])).consume()
+    for type_, name in EDGE_QUERIES.items():
+        rows = _dedupe([e for e in batch.edges if e["type"] == type_],
+                       lambda e: (e["from"], e["to"], e["role"]))
+        if not rows:
+            continue
+        matched = tx.run(queries.get(name).text, rows=rows).single()["matched"]
+        if matched != len(rows):
+            uids = sorted({e["from"] for e in rows} | {e["to"] for e in rows})
+            missing = tx.run(queries.get("missing_uids").text, uids=uids).single()["missing"]
+            raise GraphError(f"{type_} edge names unknown node(s): {', '.join(missing[:5]) or '?'}"
+                             + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
+        result.edges_written += matched
+    if derived:
+        found = tx.run(queries.get("find_cycles").text,
+                       rows=[{"from": e["from"], "to": e["to"]} for e in derived]).single()
+        if found is not None:
+            raise CycleError("edge would close a cycle: " + " -> ".join(found["cycle"]))
+    return result
+
+
+def write(store: Store, batch: GraphBatch) -> WriteResult:
+    """Write one batch in one managed transaction (all or nothing)."""
+    if not len(batch):
+        return WriteResult()
+    return store.write_tx(lambda tx: write_in_tx(tx, batch))
+
+
+def write_all(store: Store, batches: Iterable[GraphBatch]) -> WriteResult:
+    """Write batches one transaction each; totals of what was done."""
+    total = WriteResult()
+    for batch in batches:
+        total += write(store, batch)
+    return total
+
+
+def file_uid(path: str, host: str = "", dataset: str = "") -> str:
+    """The uid of a data file, without building its row."""
+    return make_uid("DataFile", {"host": host or "", "path": path, "dataset": dataset or ""})

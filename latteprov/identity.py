@@ -1,0 +1,33 @@
+"""Deterministic identities: a node's ``uid`` is a hash of its kind and natural key.
+
+The same object recorded twice, by two jobs at once or by a replayed spool, gets the same
+uid and so MERGEs into one node. Numbers are normalised so that ``1``, ``1.0`` and ``"1.0"``
+of a float-typed key give one uid.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+
+
+def _norm(value: object) -> object:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value == int(value) and abs(value) < 2**53:
+            return int(value)
+        return float(f"{value:.12g}")
+    if isinstance(value, (list, tuple)):
+        return [_norm(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _norm(v) for k, v in sorted(value.items())}
+    return value
+
+
+def make_uid(kind: str, key: Mapping[str, object]) -> str:
+    """``<kind>:<20 hex digits>`` from the kind and the natural-key values."""
+    canonical = json.dumps({"kind": kind, "key": _norm(dict(key))}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)
+    return f"{kind}:{hashlib.sha256(canonical.encode()).hexdigest()[:20]}"

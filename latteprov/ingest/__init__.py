@@ -1,0 +1,1 @@
+"""Ingest what groups already have: file names, HDF5 files, file status."""

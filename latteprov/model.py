@@ -1,0 +1,460 @@
+"""The provenance graph's schema, as neomodel classes (W3C PROV in lattice-QCD words).
+
+Every data product and parameter set is an :class:`Entity` (so one uniqueness constraint on
+``Entity.uid`` covers them all); job runs are :class:`Run` (PROV activities); files are
+:class:`DataFile`; invalidation events are :class:`Invalidation`. All derivations are one
+relationship type, ``DERIVED_FROM {role}``, so lineage is a single pattern however the schema
+grows; the typed accessors (``gaugeconfig``, ``action``, ``propagators`` ...) are views of it.
+
+Each class names its ``natural_key``: the properties that make an object what it is. The uid
+is a hash of the class name and those values (:mod:`latteprov.identity`).
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from neomodel import (
+    BooleanProperty,
+    DateTimeNeo4jFormatProperty,
+    FloatProperty,
+    IntegerProperty,
+    JSONProperty,
+    RelationshipFrom,
+    RelationshipTo,
+    StringProperty,
+    StructuredNode,
+    StructuredRel,
+)
+
+from latteprov.errors import InputError
+from latteprov.identity import make_uid
+
+STATES = ("planned", "running", "done", "failed")
+FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
+QUARK_TAGS = ("light", "strange", "charm")
+CURRENTS = ("A1", "A2", "A3", "A4", "V1", "V2", "V3", "V4", "P", "S", "T12", "T34", "CHROMO_MAG")
+
+
+# -- relationships -------------------------------------------------------------------------
+class Derivation(StructuredRel):
+    """``(derived)-[:DERIVED_FROM {role}]->(input)``: PROV wasDerivedFrom."""
+
+    role = StringProperty(required=True, help_text="What the input is to the derived product: gauge, action, source, light, strange, seqprop, seqsource, propagator, parent, smearing, input ...")
+
+
+# -- entities ------------------------------------------------------------------------------
+class Entity(StructuredNode):
+    """A data product or parameter set (PROV entity). Concrete: carries the shared uid constraint."""
+
+    natural_key: ClassVar[tuple[str, ...]] = ()
+    # Roles through which a product's typed inputs are reached (attribute name -> role).
+    input_roles: ClassVar[dict[str, str]] = {}
+
+    uid = StringProperty(unique_index=True, required=True, help_text="Deterministic id: '<Kind>:' + 20 hex digits of sha256 over the natural key.")
+    name = StringProperty(index=True, help_text="Readable name: the CalLat file stem where there is one.")
+    kind = StringProperty(index=True, help_text="The most specific class name (Propagator, Baryon2pt ...).")
+    state = StringProperty(choices={s: s for s in STATES}, default="done", index=True, help_text="Completion state: planned -> running -> done | failed.")
+    valid = BooleanProperty(default=True, index=True, help_text="False once this entity or anything it derives from is invalidated.")
+    ensemble = StringProperty(index=True, help_text="Ensemble tag (a09m310 ...), carried by every per-ensemble entity for filtering and status.")
+    created_at = DateTimeNeo4jFormatProperty(help_text="When the node was first written.")
+
+    derived_from = RelationshipTo("Entity", "DERIVED_FROM", model=Derivation)
+    derivatives = RelationshipFrom("Entity", "DERIVED_FROM", model=Derivation)
+    generated_by = RelationshipTo("Run", "GENERATED_BY")
+    used_by = RelationshipFrom("Run", "USED")
+    stored_at = RelationshipTo("DataFile", "STORED_AT")
+    invalidations = RelationshipTo("Invalidation", "INVALIDATED_BY")
+
+    @classmethod
+    def uid_for(cls, props: dict[str, Any]) -> str:
+        """The uid of the object of this class with these natural-key values."""
+        key = natural_key_values(cls, props)
+        if all(value is None for value in key.values()):
+            raise InputError(f"{cls.__name__} needs {', '.join(cls.natural_key)} to be identified")
+        return make_uid(cls.__name__, key)
+
+    def inputs(self, role: str | None = None) -> list["Entity"]:
+        """Direct inputs of this entity, optionally only those of one role."""
+        if role is None:
+            return list(self.derived_from.all())
+        return [node for node in self.derived_from.all()
+                if self.derived_from.relationship(node).role == role]
+
+    def __getattr__(self, attr: str) -> Any:
+        roles = type(self).input_roles
+        if attr in roles:
+            found = self.inputs(roles[attr])
+            return found if attr.endswith("s") else (found[0] if found else None)
+        raise AttributeError(attr)
+
+
+class Ensemble(Entity):
+    """A gauge ensemble: one lattice action, volume and sea-quark masses."""
+
+    natural_key = ("tag",)
+    tag = StringProperty(required=True, unique_index=True, help_text="Short tag: a<spacing>m<pion mass>[L] (a09m310, a06m310L).")
+    long_tag = StringProperty(index=True, help_text="MILC long tag encoding L, T, flavours, beta and sea masses (l3296f211b630m0074m037m440).")
+    nx = IntegerProperty(help_text="Spatial extent L in lattice units.")
+    nt = IntegerProperty(help_text="Temporal extent T in lattice units.")
+    nf = StringProperty(help_text="Sea flavours, e.g. '2+1+1'.")
+    beta = FloatProperty(help_text="Gauge coupling beta.")
+    a_fm = FloatProperty(help_text="Approximate lattice spacing in fm.")
+    mpi_mev = FloatProperty(help_text="Approximate pion mass in MeV.")
+    ml = FloatProperty(help_text="Light sea-quark mass.")
+    ms = FloatProperty(help_text="Strange sea-quark mass.")
+    mc = FloatProperty(help_text="Charm sea-quark mass.")
+    input_roles = {"gauge_action": "gauge_action", "sea_actions": "sea_action"}
+
+
+class GaugeConfig(Entity):
+    """A gauge configuration of a Markov chain, or one derived from it by link smearing (flow)."""
+
+    natural_key = ("ensemble", "stream", "config", "flow_time")
+    stream = StringProperty(required=True, help_text="Markov-chain stream, a single letter (a, b, c, e ...).")
+    config = IntegerProperty(required=True, index=True, help_text="Trajectory (configuration) number.")
+    flow_time = FloatProperty(default=0.0, help_text="Gradient-flow time; 0 for the unsmeared configuration.")
+    input_roles = {"ensemble_node": "ensemble", "parent": "parent", "smearing": "smearing"}
+
+
+class Action(Entity):
+    """A shared parameter set (gauge action, smearing, fermion action)."""
+
+
+class GaugeAction(Action):
+    """The gauge action of an ensemble (Luescher-Weisz)."""
+
+    natural_key = ("action_type", "beta", "u0")
+    action_type = StringProperty(default="LuescherWeisz", help_text="Gauge action type.")
+    beta = FloatProperty(required=True, help_text="Gauge coupling beta.")
+    u0 = FloatProperty(default=1.0, help_text="Tadpole improvement factor u0.")
+
+
+class LinkSmearing(Action):
+    """Link smearing of a gauge configuration (Wilson/gradient flow)."""
+
+    natural_key = ("smearing_type", "flow_time", "flow_steps")
+    smearing_type = StringProperty(default="WilsonFlow", help_text="Link smearing type.")
+    flow_time = FloatProperty(required=True, help_text="Flow time.")
+    flow_steps = IntegerProperty(default=40, help_text="Integration steps.")
+
+
+class QuarkSmearing(Action):
+    """Quark source or sink smearing: point, or gauge-covariant Gaussian."""
+
+    natural_key = ("smearing_type", "radius", "steps")
+    smearing_type = StringProperty(default="gaussian", help_text="'point' or 'gaussian'.")
+    radius = FloatProperty(default=0.0, help_text="Gaussian smearing width (w in file names).")
+    steps = IntegerProperty(default=0, help_text="Gaussian smearing iterations (n in file names).")
+
+
+class FermionAction(Action):
+    """A fermion (quark) action with its mass."""
+
+    quark_mass = FloatProperty(required=True, help_text="Bare quark mass in lattice units.")
+    quark_tag = StringProperty(choices={t: t for t in QUARK_TAGS}, help_text="light, strange or charm.")
+
+
+class Hisq(FermionAction):
+    """Highly improved staggered quarks: the sea action of the MILC ensembles."""
+
+    natural_key = ("quark_mass", "naik", "quark_tag")
+    naik = FloatProperty(default=0.0, help_text="Naik term epsilon (non-zero for charm).")
+
+
+class MobiusDW(FermionAction):
+    """Mobius domain-wall fermions: the valence action."""
+
+    natural_key = ("quark_mass", "M5", "L5", "b5", "c5")
+    M5 = FloatProperty(required=True, help_text="Domain-wall height M5.")
+    L5 = IntegerProperty(required=True, help_text="Fifth-dimension extent L5.")
+    b5 = FloatProperty(required=True, help_text="Mobius parameter b5.")
+    c5 = FloatProperty(required=True, help_text="Mobius parameter c5.")
+    alpha5 = FloatProperty(help_text="Mobius scale alpha5 = b5 + c5 (the 'a' of file names).")
+
+
+class Source(Entity):
+    """A quark source on a (flowed) configuration: its origin and smearing."""
+
+    natural_key = ("ensemble", "stream", "config", "flow_time", "x", "y", "z", "t", "smear_width", "smear_steps")
+    stream = StringProperty(help_text="Stream of the configuration.")
+    config = IntegerProperty(index=True, help_text="Configuration number.")
+    flow_time = FloatProperty(default=0.0, help_text="Flow time of the configuration it lives on.")
+    x = IntegerProperty(required=True, help_text="Origin x.")
+    y = IntegerProperty(required=True, help_text="Origin y.")
+    z = IntegerProperty(required=True, help_text="Origin z.")
+    t = IntegerProperty(required=True, help_text="Origin t.")
+    smear_width = FloatProperty(default=0.0, help_text="Source smearing width (w).")
+    smear_steps = IntegerProperty(default=0, help_text="Source smearing steps (n).")
+    input_roles = {"gaugeconfig": "gauge", "smearing": "smearing"}
+
+
+class Propagator(Entity):
+    """A quark propagator: the solution of the Dirac equation for one source."""
+
+    stream = StringProperty(help_text="Stream of the configuration.")
+    config = IntegerProperty(index=True, help_text="Configuration number.")
+    flow_time = FloatProperty(default=0.0, help_text="Flow time of the configuration.")
+    smear_width = FloatProperty(default=0.0, help_text="Source smearing width (w).")
+    smear_steps = IntegerProperty(default=0, help_text="Source smearing steps (n).")
+    M5 = FloatProperty(help_text="Valence action M5.")
+    L5 = IntegerProperty(help_text="Valence action L5.")
+    alpha5 = FloatProperty(help_text="Valence action alpha5.")
+    quark_mass = FloatProperty(help_text="Valence quark mass.")
+    input_roles = {"gaugeconfig": "gauge", "action": "action", "source": "source"}
+
+
+class OneToAll(Propagator):
+    """A forward propagator from one source point to all sites."""
+
+    natural_key = ("ensemble", "stream", "config", "flow_time", "smear_width", "smear_steps",
+                   "M5", "L5", "alpha5", "quark_mass", "x", "y", "z", "t")
+    x = IntegerProperty(help_text="Source origin x.")
+    y = IntegerProperty(help_text="Source origin y.")
+    z = IntegerProperty(help_text="Source origin z.")
+    t = IntegerProperty(help_text="Source origin t.")
+
+
+class SequentialSource(Entity):
+    """A coherent sequential source built from forward propagators at a sink time."""
+
+    natural_key = ("ensemble", "stream", "config", "particle", "flav_spin", "flow_time", "smear_width",
+                   "smear_steps", "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "tsep", "nsnk", "snk")
+    stream = StringProperty(help_text="Stream of the configuration.")
+    config = IntegerProperty(index=True, help_text="Configuration number.")
+    particle = StringProperty(help_text="Particle (proton, proton_np = negative parity).")
+    flav_spin = StringProperty(help_text="Flavour and spin projection, e.g. UU_up_up.")
+    flow_time = FloatProperty(default=0.0, help_text="Flow time.")
+    smear_width = FloatProperty(default=0.0, help_text="Smearing width (w).")
+    smear_steps = IntegerProperty(default=0, help_text="Smearing steps (n).")
+    M5 = FloatProperty(help_text="Valence M5.")
+    L5 = IntegerProperty(help_text="Valence L5.")
+    alpha5 = FloatProperty(help_text="Valence alpha5.")
+    quark_mass = FloatProperty(help_text="Valence quark mass.")
+    px = IntegerProperty(default=0, help_text="Sink momentum x.")
+    py = IntegerProperty(default=0, help_text="Sink momentum y.")
+    pz = IntegerProperty(default=0, help_text="Sink momentum z.")
+    tsep = IntegerProperty(help_text="Source-sink separation (negative for negative parity).")
+    nsnk = IntegerProperty(help_text="Number of coherent sinks (Nsnk).")
+    snk = StringProperty(default="SS", help_text="Sink smearing: SS (smeared) or PS (point).")
+    input_roles = {"propagators": "propagator", "gaugeconfig": "gauge"}
+
+
+class Sequential(Propagator):
+    """A sequential propagator: solve on a sequential source."""
+
+    natural_key = ("ensemble", "stream", "config", "particle", "flav_spin", "flow_time", "smear_width",
+                   "smear_steps", "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "tsep", "src_set", "snk")
+    particle = StringProperty(help_text="Particle.")
+    flav_spin = StringProperty(help_text="Flavour and spin projection.")
+    px = IntegerProperty(default=0, help_text="Sink momentum x.")
+    py = IntegerProperty(default=0, help_text="Sink momentum y.")
+    pz = IntegerProperty(default=0, help_text="Sink momentum z.")
+    tsep = IntegerProperty(help_text="Source-sink separation.")
+    src_set = StringProperty(help_text="Range of source indices combined (Srcs<a>-<b>).")
+    snk = StringProperty(default="SS", help_text="Sink smearing SS or PS.")
+    input_roles = {"seqsource": "seqsource", "action": "action", "gaugeconfig": "gauge"}
+
+
+class Correlator(Entity):
+    """A correlation function contracted from propagators (or derived from other correlators)."""
+
+    stream = StringProperty(help_text="Stream of the configuration.")
+    config = IntegerProperty(index=True, help_text="Configuration number (absent for concatenations).")
+    particle = StringProperty(help_text="Hadron (proton, pion ...).")
+    px = IntegerProperty(default=0, help_text="Momentum x.")
+    py = IntegerProperty(default=0, help_text="Momentum y.")
+    pz = IntegerProperty(default=0, help_text="Momentum z.")
+    x = IntegerProperty(help_text="Source origin x (absent for averages).")
+    y = IntegerProperty(help_text="Source origin y.")
+    z = IntegerProperty(help_text="Source origin z.")
+    t = IntegerProperty(help_text="Source origin t.")
+    flow_time = FloatProperty(help_text="Flow time.")
+    smear_width = FloatProperty(help_text="Smearing width (w).")
+    smear_steps = IntegerProperty(help_text="Smearing steps (n).")
+    M5 = FloatProperty(help_text="Valence M5.")
+    L5 = IntegerProperty(help_text="Valence L5.")
+    alpha5 = FloatProperty(help_text="Valence alpha5.")
+    quark_mass = FloatProperty(help_text="Valence quark mass.")
+    snk = StringProperty(help_text="Sink smearing SS or PS.")
+    input_roles = {"propagators": "light", "gaugeconfig": "gauge", "action": "action"}
+
+
+class Meson2pt(Correlator):
+    """A two-point meson correlator."""
+
+    natural_key = ("ensemble", "stream", "config", "particle", "flow_time", "smear_width", "smear_steps",
+                   "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "x", "y", "z", "t", "snk")
+
+
+class Baryon2pt(Correlator):
+    """A two-point baryon correlator (spectrum)."""
+
+    natural_key = ("ensemble", "stream", "config", "particle", "spin", "flow_time", "smear_width", "smear_steps",
+                   "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "x", "y", "z", "t", "snk")
+    spin = StringProperty(help_text="spin_up or spin_dn.")
+    parity = IntegerProperty(help_text="Parity +1 or -1.")
+
+
+class Baryon3pt(Correlator):
+    """A three-point (form factor) correlator for one current."""
+
+    natural_key = ("ensemble", "stream", "config", "particle", "flav_spin", "current", "flow_time", "smear_width",
+                   "smear_steps", "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "tsep", "src_set",
+                   "x", "y", "z", "t", "snk")
+    flav_spin = StringProperty(help_text="Flavour and spin projection.")
+    current = StringProperty(help_text="Inserted current (A3, V4 ...).")
+    tsep = IntegerProperty(help_text="Source-sink separation.")
+    src_set = StringProperty(help_text="Source set of the sequential propagator.")
+    input_roles = {"propagator": "propagator", "seqprop": "seqprop", "gaugeconfig": "gauge"}
+
+
+class DerivedDataset(Correlator):
+    """A post-processing product: time-slice cut, source average, concatenation, FFT."""
+
+    natural_key = ("step", "inputs_key")
+    step = StringProperty(required=True, index=True, help_text="Processing step: tslice, average, concatenate, fft, or a user step name.")
+    inputs_key = StringProperty(required=True, help_text="Digest of the sorted uids of the inputs (with the step's parameters).")
+    params = JSONProperty(help_text="Parameters of the step.")
+    input_roles = {"inputs": "input"}
+
+
+# -- activities, files, events -------------------------------------------------------------
+class Run(StructuredNode):
+    """A job run (PROV activity): what was run, where, by whom, and how it ended."""
+
+    uid = StringProperty(unique_index=True, required=True, help_text="Run id: given by the job or generated when it starts.")
+    name = StringProperty(index=True, help_text="Readable name (kind and job id).")
+    run_kind = StringProperty(index=True, help_text="What the job does: solve, contract, average, ingest ...")
+    command = StringProperty(help_text="Command line that ran.")
+    code_version = StringProperty(index=True, help_text="Version of the code (git describe, container tag).")
+    host = StringProperty(help_text="Machine it ran on.")
+    user = StringProperty(help_text="Who ran it (PROV agent).")
+    job_id = StringProperty(index=True, help_text="Batch-system or task-manager job id.")
+    params = JSONProperty(help_text="Parameters of the run.")
+    started_at = DateTimeNeo4jFormatProperty(help_text="Start time (UTC).")
+    ended_at = DateTimeNeo4jFormatProperty(help_text="End time (UTC).")
+    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, running, done or failed.")
+
+    used = RelationshipTo("Entity", "USED")
+    generated = RelationshipFrom("Entity", "GENERATED_BY")
+
+
+class DataFile(StructuredNode):
+    """Where a product is stored: a file (or dataset inside an HDF5 file) on one machine."""
+
+    natural_key: ClassVar[tuple[str, ...]] = ("host", "path", "dataset")
+    uid = StringProperty(unique_index=True, required=True, help_text="Hash of host, path and dataset.")
+    name = StringProperty(index=True, help_text="File name (basename).")
+    path = StringProperty(required=True, index=True, help_text="Absolute path (or tape path).")
+    host = StringProperty(default="", help_text="Machine or file system the path refers to.")
+    dataset = StringProperty(default="", help_text="Dataset path inside an HDF5 file, empty for whole files.")
+    size = IntegerProperty(help_text="Size in bytes when last seen.")
+    expected_size = IntegerProperty(help_text="Size a complete file has; smaller means half-written.")
+    mtime = DateTimeNeo4jFormatProperty(help_text="Modification time when last seen.")
+    checksum = StringProperty(help_text="sha256 of the contents, when computed.")
+    shape = StringProperty(help_text="Dataset shape, e.g. '(1000, 48, 2, 1)'.")
+    dtype = StringProperty(help_text="Dataset element type.")
+    status = StringProperty(choices={s: s for s in FILE_STATUSES}, default="unknown", index=True, help_text="on_disk, on_tape, missing, wrong_size or unknown.")
+    checked_at = DateTimeNeo4jFormatProperty(help_text="When the status was last checked.")
+
+    products = RelationshipFrom("Entity", "STORED_AT")
+
+    @classmethod
+    def uid_for(cls, props: dict[str, Any]) -> str:
+        return make_uid("DataFile", {k: props.get(k) or "" for k in cls.natural_key})
+
+
+class Invalidation(StructuredNode):
+    """An invalidation or revalidation event (PROV wasInvalidatedBy): why, by whom, when."""
+
+    uid = StringProperty(unique_index=True, required=True, help_text="Event id.")
+    action = StringProperty(choices={"invalidate": "invalidate", "revalidate": "revalidate"}, default="invalidate", help_text="invalidate or revalidate.")
+    reason = StringProperty(required=True, help_text="Why.")
+    by = StringProperty(help_text="Who.")
+    at = DateTimeNeo4jFormatProperty(help_text="When (UTC).")
+    root = StringProperty(index=True, help_text="uid of the entity the event was applied to.")
+    count = IntegerProperty(help_text="How many entities it marked.")
+
+
+class Lock(StructuredNode):
+    """Serialises transactions that add DERIVED_FROM edges, so concurrent writers cannot close a cycle."""
+
+    name = StringProperty(unique_index=True, required=True, help_text="Lock name ('dag').")
+    tick = IntegerProperty(default=0, help_text="Times taken.")
+
+
+def natural_key_values(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, Any]:
+    """The natural-key values of ``props``, with each absent key taking its declared default."""
+    defined = cls.defined_properties(aliases=False, rels=False)
+    key: dict[str, Any] = {}
+    for name in cls.natural_key:
+        value = props.get(name)
+        if value is None and defined[name].has_default:
+            value = defined[name].default_value()
+        key[name] = value
+    return key
+
+
+def entity_classes() -> list[type[Entity]]:
+    """Every Entity class, base first, in definition order."""
+    found: list[type[Entity]] = []
+
+    def walk(cls: type[Entity]) -> None:
+        found.append(cls)
+        for sub in cls.__subclasses__():
+            walk(sub)
+
+    walk(Entity)
+    return found
+
+
+def all_classes() -> list[type[StructuredNode]]:
+    """Every node class of the schema."""
+    return [*entity_classes(), Run, DataFile, Invalidation, Lock]
+
+
+def kind_class(kind: str) -> type[StructuredNode]:
+    """The class named ``kind`` (case-insensitive); unknown kinds list the known ones."""
+    by_name = {cls.__name__.lower(): cls for cls in all_classes()}
+    try:
+        return by_name[kind.lower()]
+    except KeyError:
+        raise InputError(f"unknown kind {kind!r}; known: {', '.join(c.__name__ for c in all_classes())}") from None
+
+
+def labels_of(cls: type[StructuredNode]) -> list[str]:
+    """The labels a node of ``cls`` carries (its class and every concrete ancestor)."""
+    return list(cls.inherited_labels())
+
+
+def coerce_props(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, Any]:
+    """Props converted to the declared types of ``cls`` (so '1.0' and 1 give the same uid).
+
+    Unknown property names raise; None values are dropped.
+    """
+    defined = cls.defined_properties(aliases=False, rels=False)
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if value is None:
+            continue
+        prop = defined.get(key)
+        if prop is None:
+            raise InputError(f"{cls.__name__} has no property {key!r}")
+        try:
+            if isinstance(prop, FloatProperty):
+                out[key] = float(value)
+            elif isinstance(prop, IntegerProperty):
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                out[key] = int(value)
+            elif isinstance(prop, BooleanProperty):
+                out[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            elif isinstance(prop, StringProperty):
+                out[key] = str(value)
+            else:
+                out[key] = value
+        except (TypeError, ValueError):
+            raise InputError(f"{cls.__name__}.{key}: {value!r} is not a valid {type(prop).__name__[:-8].lower()}") from None
+        if getattr(prop, "choices", None) and out[key] not in prop.choices:
+            raise InputError(f"{cls.__name__}.{key}: {value!r} is not one of {', '.join(prop.choices)}")
+    return out

@@ -1,0 +1,47 @@
+"""Constraints and indexes, generated from the model classes.
+
+Each class's own ``unique_index`` properties become uniqueness constraints on its label and
+its ``index`` properties range indexes; inherited properties are covered once, on the label
+of the class that declares them (``Entity.uid`` covers every entity), so a node is not
+indexed again under each subclass label.
+"""
+from __future__ import annotations
+
+from neomodel import StructuredNode
+
+from latteprov import model
+from latteprov.store import Store
+
+
+def statements() -> list[str]:
+    """The DDL statements, one per constraint or index (labels and names come from our classes)."""
+    out: list[str] = []
+    for cls in model.all_classes():
+        label = cls.__label__
+        own = {name: prop for name, prop in vars(cls).items()
+               if name in cls.defined_properties(aliases=False, rels=False)}
+        for name, prop in own.items():
+            if getattr(prop, "unique_index", False):
+                out.append(f"CREATE CONSTRAINT {label.lower()}_{name}_unique IF NOT EXISTS "
+                           f"FOR (n:{label}) REQUIRE n.{name} IS UNIQUE")
+            elif getattr(prop, "index", False):
+                out.append(f"CREATE INDEX {label.lower()}_{name} IF NOT EXISTS FOR (n:{label}) ON (n.{name})")
+    out.append("CREATE INDEX derived_from_role IF NOT EXISTS FOR ()-[r:DERIVED_FROM]-() ON (r.role)")
+    out.append("CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:Entity) ON EACH [n.name, n.uid]")
+    return out
+
+
+def install(store: Store) -> list[str]:
+    """Create every constraint and index that does not exist yet; wait until they are online."""
+    done = []
+    with store._errors(), store.session(write=True) as session:
+        for statement in statements():
+            session.run(statement).consume()
+            done.append(statement)
+        session.run("CALL db.awaitIndexes(300)").consume()
+    return done
+
+
+def node_classes() -> list[type[StructuredNode]]:
+    """The classes the schema is generated from."""
+    return model.all_classes()

@@ -1,0 +1,167 @@
+"""The connection to Neo4j: one driver, managed transactions, batched writes.
+
+Everything that talks to the database goes through a :class:`Store`. Reads run in READ
+sessions, writes through ``execute_write`` (the driver retries transient errors and deadlocks
+with back-off); queries are named files of ``cypher/`` and values travel as parameters.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, READ_ACCESS, WRITE_ACCESS
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
+
+from latteprov import queries
+from latteprov.errors import LatteprovError
+from latteprov.config import Settings, load_settings
+
+T = TypeVar("T")
+# The driver logs each retry as a warning; our users get one line from StoreError instead.
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
+logging.getLogger("neo4j").propagate = False
+DEFAULT_BATCH = 5000
+
+
+class StoreError(LatteprovError):
+    """The database refused or could not answer; the message is one line for the user."""
+
+
+class StoreUnavailable(StoreError):
+    """Nothing answers at the configured URI."""
+
+
+def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` items."""
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class Store:
+    """A Neo4j database reached through the official driver."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        auth = (self.settings.user, self.settings.password) if self.settings.password else None
+        try:
+            self.driver = GraphDatabase.driver(self.settings.uri, auth=auth,
+                                               connection_acquisition_timeout=60,
+                                               max_transaction_retry_time=30)
+        except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
+            raise StoreError(f"bad Neo4j URI {self.settings.uri!r}: {exc}") from None
+        self._neomodel_bound = False
+        self._checked = False
+
+    # -- life cycle -------------------------------------------------------------------------
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def check(self) -> None:
+        """Fail with one clear line unless the server answers and accepts our credentials."""
+        with self._errors():
+            self.driver.verify_connectivity()
+        self._checked = True
+
+    def _errors(self) -> "_ErrorTranslator":
+        return _ErrorTranslator(self.settings.uri, self.settings.user)
+
+    def session(self, write: bool = False) -> neo4j.Session:
+        """A session; the first one checks the server answers, so a down server fails at once
+        instead of after the managed transactions' 30 s of retries."""
+        if not self._checked:
+            self.check()
+        return self.driver.session(database=self.settings.database,
+                                   default_access_mode=WRITE_ACCESS if write else READ_ACCESS)
+
+    # -- running queries --------------------------------------------------------------------
+    def read(self, name: str, **params: Any) -> list[dict]:
+        """Run the named query in a READ session; rows as dicts."""
+        query = queries.get(name)
+        query.check_params(params)
+        return self.read_tx(lambda tx: tx.run(query.text, params).data())
+
+    def write(self, name: str, **params: Any) -> list[dict]:
+        """Run the named query in one managed write transaction; rows as dicts."""
+        query = queries.get(name)
+        query.check_params(params)
+        return self.write_tx(lambda tx: tx.run(query.text, params).data())
+
+    def read_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        """Run ``work`` in a managed read transaction (retried on transient errors)."""
+        with self._errors(), self.session(write=False) as session:
+            return session.execute_read(work)
+
+    def write_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        """Run ``work`` in a managed write transaction (retried on transient errors)."""
+        with self._errors(), self.session(write=True) as session:
+            return session.execute_write(work)
+
+    def write_batches(self, name: str, rows: Iterable[dict], batch_size: int = DEFAULT_BATCH,
+                      **params: Any) -> Iterator[list[dict]]:
+        """Run the named ``UNWIND $rows`` query once per batch, one transaction each."""
+        query = queries.get(name)
+        query.check_params({**params, "rows": None})
+        for batch in chunks(rows, batch_size):
+            yield self.write_tx(lambda tx, b=batch: tx.run(query.text, {**params, "rows": b}).data())
+
+    def run_text(self, text: str, write: bool = False, **params: Any) -> list[dict]:
+        """Run literal query text that is not one of ``cypher/`` (schema statements, tests)."""
+        work = lambda tx: tx.run(text, params).data()  # noqa: E731
+        return self.write_tx(work) if write else self.read_tx(work)
+
+    # -- schema and neomodel ----------------------------------------------------------------
+    def bind_neomodel(self) -> None:
+        """Point neomodel's global connection at this store's driver."""
+        if not self._neomodel_bound:
+            from neomodel import db
+            db.set_connection(driver=self.driver)
+            self._neomodel_bound = True
+
+    def install_schema(self) -> list[str]:
+        """Create every constraint and index (idempotent); return what was asked for."""
+        from latteprov import schema
+        return schema.install(self)
+
+    def server_info(self) -> dict:
+        """Server version, edition and node/relationship counts."""
+        info = self.read("server_info")[0]
+        return info
+
+    def clear(self) -> None:
+        """Delete every node and relationship (tests and throwaway servers only)."""
+        # CALL {} IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
+        with self._errors(), self.session(write=True) as session:
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
+
+class _ErrorTranslator:
+    """Turns driver exceptions into one-line :class:`StoreError` messages."""
+
+    def __init__(self, uri: str, user: str) -> None:
+        self.uri, self.user = uri, user
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or isinstance(exc, StoreError):
+            return False
+        if isinstance(exc, ServiceUnavailable):
+            raise StoreUnavailable(f"cannot reach Neo4j at {self.uri} (is it running? try 'latteprov db start')") from exc
+        if isinstance(exc, AuthError):
+            raise StoreError(f"Neo4j at {self.uri} refused the credentials of user {self.user!r} "
+                             "(set NEO4J_PASSWORD or the config file)") from exc
+        if isinstance(exc, Neo4jError):
+            message = (exc.message or str(exc)).strip().splitlines()[0]
+            raise StoreError(f"Neo4j error {exc.code}: {message}") from exc
+        return False

@@ -1,0 +1,1 @@
+"""The latteprov web app (filled in by the web issue)."""
