@@ -376,6 +376,15 @@ class Invalidation(StructuredNode):
     count = IntegerProperty(help_text="How many entities it marked.")
 
 
+class WebUser(StructuredNode):
+    """A user of the web app (Neo4j Community has no roles, so the app enforces them)."""
+
+    username = StringProperty(unique_index=True, required=True, help_text="Login name.")
+    password_hash = StringProperty(required=True, help_text="werkzeug password hash (never the password).")
+    role = StringProperty(choices={"reader": "reader", "writer": "writer", "admin": "admin"}, default="reader", help_text="reader, writer or admin.")
+    created_at = DateTimeNeo4jFormatProperty(help_text="When the user was added.")
+
+
 class Lock(StructuredNode):
     """Serialises transactions that add DERIVED_FROM edges, so concurrent writers cannot close a cycle."""
 
@@ -410,7 +419,7 @@ def entity_classes() -> list[type[Entity]]:
 
 def all_classes() -> list[type[StructuredNode]]:
     """Every node class of the schema."""
-    return [*entity_classes(), Run, DataFile, Invalidation, Lock]
+    return [*entity_classes(), Run, DataFile, Invalidation, WebUser, Lock]
 
 
 def kind_class(kind: str) -> type[StructuredNode]:
