@@ -3,7 +3,8 @@
 Every write path (recording, ingest, sync, the synthetic campaigns) funnels through
 :func:`write`: one managed transaction per :class:`GraphBatch`, ``UNWIND`` per row type,
 MERGE on uids behind uniqueness constraints, then a cycle check on the new DERIVED_FROM
-edges; a batch that would close a cycle or names an unknown uid is rolled back whole.
+edges; a batch that breaks a consistency rule (:mod:`latteprov.checks`, checked before the
+first write), would close a cycle or names an unknown uid is rolled back whole.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import neo4j
 
-from latteprov import model, queries
+from latteprov import checks, model, queries
 from latteprov.errors import InputError
 from latteprov.identity import make_uid
 from latteprov.store import Store
@@ -156,6 +157,7 @@ def _dedupe(rows: list[dict], key: Any) -> list[dict]:
 
 def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     """Write ``batch`` inside an open transaction (callers compose it with other work)."""
+    checks.check_in_tx(tx, batch)
     result = WriteResult()
     derived = [e for e in batch.edges if e["type"] == "DERIVED_FROM"]
     if derived:

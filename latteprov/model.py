@@ -276,6 +276,8 @@ class Correlator(Entity):
     alpha5 = FloatProperty(help_text="Valence alpha5.")
     quark_mass = FloatProperty(help_text="Valence quark mass.")
     snk = StringProperty(help_text="Sink smearing SS or PS.")
+    spin_x2 = IntegerProperty(help_text="Twice the hadron's spin (1 for a nucleon), where known.")
+    spin_z_x2 = IntegerProperty(help_text="Twice the spin projection; |spin_z_x2| <= spin_x2.")
     input_roles = {"propagators": "light", "gaugeconfig": "gauge", "action": "action"}
 
 

@@ -1,0 +1,174 @@
+"""Consistency checks run on every batch before anything of it is written (LatteDB's insert checks).
+
+:func:`check_batch` looks at a :class:`~latteprov.graph.GraphBatch` as a whole: rules about one
+row (parity, spin, quark tags, Mobius parameters, state names) need nothing else; rules that
+relate rows (a source's origin and its ensemble's extent, the propagators of one correlator,
+an ensemble's sea actions) use the other rows of the batch and, for what the batch does not
+hold, one lookup of the graph. :func:`check_in_tx` is that lookup inside the writing
+transaction, so a failed rule rolls the whole batch back; offline (no database) the relating
+rules check what the batch holds and the rest is checked again when the spool is replayed.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import neo4j
+
+from latteprov import model, queries
+from latteprov.errors import InputError
+
+if TYPE_CHECKING:
+    from latteprov.graph import GraphBatch
+
+# (tags, uids) -> (ensemble extents and sea masses by tag, node properties by uid)
+Lookup = Callable[[list[str], list[str]], tuple[dict[str, dict], dict[str, dict]]]
+
+TOLERANCE = 1e-9
+# Roles through which a correlator reaches its propagators.
+PROPAGATOR_ROLES = frozenset({"light", "strange", "propagator", "seqprop"})
+CONFIG_KEYS = ("ensemble", "stream", "config", "flow_time")
+SMEARING_KEYS = ("smear_width", "smear_steps")
+SEA_MASS = {"light": "ml", "strange": "ms", "charm": "mc"}
+ORIGIN = ("x", "y", "z", "t")
+
+
+class CheckError(InputError):
+    """A row breaks a consistency rule; the message names the object and the rule."""
+
+
+def _label(row: dict) -> str:
+    props = row["props"]
+    return f"{props.get('kind', '?')} {props.get('name') or row['uid']}"
+
+
+def _check_row(row: dict) -> None:
+    """The rules that need nothing but the row itself."""
+    props = row["props"]
+    if row.get("state") is not None and row["state"] not in model.STATES:
+        raise CheckError(f"{_label(row)}: state {row['state']!r} is not one of {', '.join(model.STATES)}")
+    parity = props.get("parity")
+    if parity is not None and parity not in (1, -1):
+        raise CheckError(f"{_label(row)}: parity must be +1 or -1, not {parity!r}")
+    spin, spin_z = props.get("spin_x2"), props.get("spin_z_x2")
+    if spin is not None and spin_z is not None and (spin < 0 or abs(spin_z) > spin):
+        raise CheckError(f"{_label(row)}: |spin_z| <= spin is broken (spin_x2={spin}, spin_z_x2={spin_z})")
+    tag = props.get("quark_tag")
+    if tag is not None and tag not in model.QUARK_TAGS:
+        raise CheckError(f"{_label(row)}: quark_tag {tag!r} is not one of {', '.join(model.QUARK_TAGS)}")
+    if props.get("kind") == "MobiusDW":
+        b5, c5, alpha5 = props.get("b5"), props.get("c5"), props.get("alpha5")
+        if None not in (b5, c5, alpha5) and abs(alpha5 - (b5 + c5)) > TOLERANCE:
+            raise CheckError(f"{_label(row)}: alpha5 = b5 + c5 is broken ({alpha5} != {b5} + {c5})")
+
+
+def _check_origin(row: dict, extent: dict) -> None:
+    props = row["props"]
+    nx, nt = extent.get("nx"), extent.get("nt")
+    for axis in ORIGIN:
+        value = props.get(axis)
+        size = nt if axis == "t" else nx
+        if value is not None and size is not None and not 0 <= value < size:
+            raise CheckError(f"{_label(row)}: origin {axis}={value} is outside the lattice "
+                             f"0 <= {axis} < {size} of ensemble {props['ensemble']}")
+
+
+def _same(values: Iterable[tuple[str, dict]], keys: tuple[str, ...], what: str, owner: str) -> None:
+    """All ``values`` (label, props) agree on each of ``keys`` where they carry it."""
+    seen: dict[str, tuple[Any, str]] = {}
+    for label, props in values:
+        for key in keys:
+            value = props.get(key)
+            if value is None:
+                continue
+            if key not in seen:
+                seen[key] = (value, label)
+            elif seen[key][0] != value:
+                raise CheckError(f"{owner}: its propagators are not on the same {what} "
+                                 f"({seen[key][1]} has {key}={seen[key][0]!r}, {label} has {value!r})")
+
+
+def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
+    """Raise :class:`CheckError` for the first rule ``batch`` breaks; ``lookup`` reads the graph."""
+    by_uid = {row["uid"]: row for row in batch.entities}
+    for row in batch.entities:
+        _check_row(row)
+    for run in batch.runs:
+        state = run.get("mutable", {}).get("exit_state")
+        if state is not None and state not in model.STATES:
+            raise CheckError(f"Run {run['uid']}: exit state {state!r} is not one of {', '.join(model.STATES)}")
+    for row in batch.files:
+        status = row.get("mutable", {}).get("status", row["props"].get("status"))
+        if status not in model.FILE_STATUSES:
+            raise CheckError(f"DataFile {row['props'].get('path')}: status {status!r} is not one of "
+                             f"{', '.join(model.FILE_STATUSES)}")
+
+    ensembles = {row["props"]["tag"]: row["props"] for row in batch.entities
+                 if row["props"].get("kind") == "Ensemble"}
+    placed = [row for row in batch.entities
+              if row["props"].get("ensemble") and any(row["props"].get(a) is not None for a in ORIGIN)]
+    correlator_edges: dict[str, list[str]] = {}
+    sea_edges: list[tuple[str, str]] = []
+    for e in batch.edges:
+        if e["type"] != "DERIVED_FROM":
+            continue
+        if e["role"] in PROPAGATOR_ROLES:
+            correlator_edges.setdefault(e["from"], []).append(e["to"])
+        elif e["role"] == "sea_action":
+            sea_edges.append((e["from"], e["to"]))
+
+    wanted_tags = sorted({row["props"]["ensemble"] for row in placed} - ensembles.keys())
+    related = {u for frm, tos in correlator_edges.items() for u in (frm, *tos)}
+    related |= {u for edge in sea_edges for u in edge}
+    wanted_uids = sorted(related - by_uid.keys())
+    known_ensembles, known_nodes = ({}, {})
+    if lookup is not None and (wanted_tags or wanted_uids):
+        known_ensembles, known_nodes = lookup(wanted_tags, wanted_uids)
+    ensembles = {**known_ensembles, **ensembles}
+
+    def props_of(uid: str) -> dict | None:
+        return by_uid[uid]["props"] if uid in by_uid else known_nodes.get(uid)
+
+    for row in placed:
+        if row["props"]["ensemble"] in ensembles:
+            _check_origin(row, ensembles[row["props"]["ensemble"]])
+
+    for frm, tos in correlator_edges.items():
+        owner = props_of(frm)
+        if owner is None or not str(owner.get("kind", "")).endswith(("2pt", "3pt")):
+            continue
+        inputs = [(f"{p.get('kind')} {p.get('name') or u}", p) for u in tos if (p := props_of(u)) is not None]
+        name = f"{owner.get('kind')} {owner.get('name') or frm}"
+        _same([(name, owner), *inputs], CONFIG_KEYS, "configuration", name)
+        _same(inputs, SMEARING_KEYS, "smearing", name)
+
+    sea_tags: dict[tuple[str, str], str] = {}
+    for frm, to in sea_edges:
+        ens, action = props_of(frm), props_of(to)
+        if ens is None or action is None:
+            continue
+        label = f"Ensemble {ens.get('tag') or frm}"
+        if action.get("kind") != "Hisq":
+            raise CheckError(f"{label}: sea action {action.get('name') or to} is a {action.get('kind')}, not Hisq")
+        tag = action.get("quark_tag")
+        if tag not in SEA_MASS:
+            raise CheckError(f"{label}: sea action {action.get('name') or to} needs a quark_tag "
+                             f"({', '.join(model.QUARK_TAGS)})")
+        if sea_tags.setdefault((frm, tag), to) != to:
+            raise CheckError(f"{label}: two {tag} sea actions in one batch")
+        mass = ens.get(SEA_MASS[tag])
+        if mass is not None and action.get("quark_mass") is not None \
+                and abs(mass - action["quark_mass"]) > TOLERANCE:
+            raise CheckError(f"{label}: {tag} sea action has quark_mass {action['quark_mass']}, "
+                             f"the ensemble's {SEA_MASS[tag]} is {mass}")
+
+
+def check_in_tx(tx: neo4j.ManagedTransaction, batch: "GraphBatch") -> None:
+    """:func:`check_batch` with the graph read inside the writing transaction."""
+
+    def lookup(tags: list[str], uids: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
+        record = tx.run(queries.get("check_context").text, tags=tags, uids=uids).single()
+        return ({e["tag"]: e for e in record["ensembles"]},
+                {n["uid"]: n for n in record["nodes"]})
+
+    check_batch(batch, lookup)
