@@ -1,0 +1,226 @@
+"""Access control: roles, login and logout, CSRF, cookies, read-only mode, READ sessions, users CLI.
+
+The rules are checked on a minimal Flask app built here (one read view, one write view) so they
+hold whatever views the app grows, and again through ``web.create_app``'s real invalidate routes.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask, jsonify, request
+
+from latteprov import users
+from latteprov.store import StoreError
+from latteprov.web import auth
+
+PASSWORD = "correct horse battery"
+
+
+def minimal_app(settings, **config) -> Flask:
+    """An app with one read view and one write view, guarded the way the real app guards them."""
+    app = Flask("auth_probe")
+    app.config.update(TESTING=True, SECRET_KEY="test-secret", SETTINGS=settings, **config)
+    auth.init_app(app)
+
+    @app.get("/things")
+    def things():
+        return jsonify(things=["a"], role=auth.current_role())
+
+    @app.post("/api/things/<name>/invalidate")
+    @auth.require_role("writer")
+    def invalidate(name: str):
+        return jsonify(invalidated=name, by=request.headers.get("X-CSRFToken") is not None)
+
+    @app.post("/things/<name>/delete")
+    @auth.require_role("admin")
+    def delete(name: str):
+        return jsonify(deleted=name)
+
+    return app
+
+
+@pytest.fixture
+def accounts(store) -> dict[str, str]:
+    for role in users.ROLES:
+        users.add(store, f"{role}1", PASSWORD, role)
+    return {role: f"{role}1" for role in users.ROLES}
+
+
+def login(client, username: str, password: str = PASSWORD):
+    page = client.get("/auth/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    return client.post("/auth/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def token(client) -> str:
+    return client.get("/auth/me").json["csrf_token"]
+
+
+@pytest.fixture
+def app(settings, accounts) -> Flask:
+    return minimal_app(settings)
+
+
+def test_reader_cannot_invalidate(app, accounts) -> None:
+    client = app.test_client()
+    assert login(client, accounts["reader"]).status_code == 302
+    response = client.post("/api/things/x/invalidate", headers={"X-CSRFToken": token(client)})
+    assert response.status_code == 403
+    assert "needs the writer role" in response.json["error"]
+
+
+def test_writer_can_invalidate_with_the_csrf_header(app, accounts) -> None:
+    client = app.test_client()
+    login(client, accounts["writer"])
+    response = client.post("/api/things/x/invalidate", headers={"X-CSRFToken": token(client)})
+    assert response.status_code == 200 and response.json == {"invalidated": "x", "by": True}
+
+
+def test_missing_csrf_token_is_refused(app, accounts) -> None:
+    client = app.test_client()
+    login(client, accounts["writer"])
+    response = client.post("/api/things/x/invalidate", json={"reason": "bad"})
+    assert response.status_code == 400
+    assert "CSRF" in response.json["error"]
+
+
+def test_wrong_csrf_token_is_refused(app, accounts) -> None:
+    client = app.test_client()
+    login(client, accounts["writer"])
+    response = client.post("/api/things/x/invalidate", headers={"X-CSRFToken": "forged"})
+    assert response.status_code == 400
+
+
+def test_login_without_csrf_token_is_refused(app, accounts) -> None:
+    response = app.test_client().post("/auth/login", data={"username": accounts["writer"], "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_writer_is_not_admin(app, accounts) -> None:
+    client = app.test_client()
+    login(client, accounts["writer"])
+    assert client.post("/things/x/delete", headers={"X-CSRFToken": token(client)}).status_code == 403
+    client = app.test_client()
+    login(client, accounts["admin"])
+    assert client.post("/things/x/delete", headers={"X-CSRFToken": token(client)}).status_code == 200
+
+
+def test_login_and_logout(app, accounts) -> None:
+    client = app.test_client()
+    assert client.get("/things").status_code == 302  # anonymous: sent to the login page
+    wrong = login(client, accounts["reader"], "not the password")
+    assert wrong.status_code == 401 and "wrong password" in wrong.text
+    unknown = login(client, "nobody", PASSWORD)
+    assert unknown.status_code == 401 and "wrong password" in unknown.text
+    assert login(client, accounts["reader"]).status_code == 302
+    assert client.get("/things").json["role"] == "reader"
+    assert client.get("/auth/me").json["username"] == accounts["reader"]
+    assert client.post("/auth/logout", data={"csrf_token": token(client)}).status_code == 302
+    assert client.get("/auth/me").json["username"] is None
+    assert client.get("/things").status_code == 302
+
+
+def test_login_redirects_only_within_the_site(app, accounts) -> None:
+    for target, expected in (("/things", "/things"), ("//evil.example/x", "/"), ("https://evil.example/", "/")):
+        client = app.test_client()
+        csrf = token(client)
+        response = client.post(f"/auth/login?next={target}",
+                               data={"username": accounts["reader"], "password": PASSWORD, "csrf_token": csrf})
+        assert response.headers["Location"] == expected
+
+
+def test_removed_user_loses_access_at_once(app, accounts, store) -> None:
+    client = app.test_client()
+    login(client, accounts["writer"])
+    users.remove(store, accounts["writer"])
+    response = client.post("/api/things/x/invalidate", headers={"X-CSRFToken": token(client)})
+    assert response.status_code == 401
+
+
+def test_anonymous_read_is_off_by_default(app) -> None:
+    client = app.test_client()
+    assert app.config["ANONYMOUS_READ"] is False
+    assert client.get("/things").status_code == 302
+    assert client.get("/things", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_anonymous_read_when_enabled_is_read_only(settings, accounts) -> None:
+    client = minimal_app(settings, ANONYMOUS_READ=True).test_client()
+    assert client.get("/things").json["role"] == "reader"
+    response = client.post("/api/things/x/invalidate", headers={"X-CSRFToken": token(client)})
+    assert response.status_code == 401
+
+
+def test_read_only_mode_registers_no_write_route(settings, accounts) -> None:
+    app = minimal_app(settings, READ_ONLY=True)
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert "/things" in rules
+    assert "/api/things/<name>/invalidate" not in rules and "/things/<name>/delete" not in rules
+    client = app.test_client()
+    login(client, accounts["admin"])
+    assert client.post("/api/things/x/invalidate", headers={"X-CSRFToken": token(client)}).status_code == 404
+
+
+def test_session_cookie_is_httponly_lax_and_secure_outside_tests(settings, accounts) -> None:
+    app = Flask("cookie_probe")
+    app.config.update(SECRET_KEY="k", SETTINGS=settings)
+    auth.init_app(app)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    client = app.test_client()
+    client.get("/auth/login", base_url="https://localhost")
+    cookie = client.get_cookie("session", domain="localhost")
+    assert cookie is not None and cookie.secure and cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_without_a_secret_key_a_random_one_and_a_warning(settings, caplog) -> None:
+    first, second = Flask("a"), Flask("b")
+    for app in (first, second):
+        app.config.update(SETTINGS=settings.with_(web_secret_key=None))
+        auth.init_app(app)
+    assert first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert "random" in caplog.text
+    configured = Flask("c")
+    configured.config.update(SETTINGS=settings.with_(web_secret_key="from-settings"))
+    auth.init_app(configured)
+    assert configured.config["SECRET_KEY"] == "from-settings"
+
+
+def test_read_session_cannot_write(store) -> None:
+    with pytest.raises(StoreError, match="AccessMode|read access mode|READ"):
+        store.read_tx(lambda tx: tx.run("CREATE (n:Probe)").consume())
+    assert store.run_text("MATCH (n:Probe) RETURN count(n) AS n")[0]["n"] == 0
+
+
+def test_users_are_stored_hashed(store) -> None:
+    users.add(store, "alice", PASSWORD, "writer")
+    stored = store.run_text("MATCH (u:WebUser {username: 'alice'}) RETURN u.password_hash AS h")[0]["h"]
+    assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+    assert users.authenticate(store, "alice", PASSWORD) == {"username": "alice", "role": "writer"}
+    assert users.authenticate(store, "alice", PASSWORD + "x") is None
+
+
+def test_users_cli_add_list_remove(cli, store) -> None:
+    added = cli("users", "add", "bob", "--role", "writer", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert added.exit_code == 0, added.output
+    assert PASSWORD not in added.output
+    listed = cli("users", "list", "--format", "json")
+    assert '"username": "bob"' in listed.output and '"role": "writer"' in listed.output
+    assert "hash" not in listed.output
+    again = cli("users", "add", "bob", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert cli("users", "remove", "bob").exit_code == 0
+    gone = cli("users", "remove", "bob")
+    assert gone.exit_code == 1 and "no web user named 'bob'" in gone.output
+    assert "Traceback" not in gone.output
+
+
+def test_users_cli_refuses_mismatch_short_password_and_bad_names(cli, store) -> None:
+    mismatch = cli("users", "add", "carol", input=f"{PASSWORD}\nsomething else\n{PASSWORD}\n{PASSWORD}\n")
+    assert mismatch.exit_code == 0 and "do not match" in mismatch.output
+    short = cli("users", "add", "dave", input="short\nshort\n")
+    assert short.exit_code == 1 and "too short" in short.output
+    bad = cli("users", "add", "x'}) DETACH DELETE n //", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert bad.exit_code == 1 and "bad username" in bad.output
+    assert [u["username"] for u in users.list_users(store)] == ["carol"]
