@@ -11,6 +11,7 @@ is a hash of the class name and those values (:mod:`latteprov.identity`).
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from neomodel import (
@@ -396,7 +397,7 @@ class Lock(StructuredNode):
 
 def natural_key_values(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, Any]:
     """The natural-key values of ``props``, with each absent key taking its declared default."""
-    defined = cls.defined_properties(aliases=False, rels=False)
+    defined = properties(cls)
     key: dict[str, Any] = {}
     for name in cls.natural_key:
         value = props.get(name)
@@ -424,11 +425,22 @@ def all_classes() -> list[type[StructuredNode]]:
     return [*entity_classes(), Run, DataFile, Invalidation, WebUser, Lock]
 
 
+@lru_cache(maxsize=None)
+def properties(cls: type[StructuredNode]) -> dict[str, Any]:
+    """The declared properties of ``cls`` by name (cached: neomodel rebuilds them on every call,
+    which dominated the bulk paths' Python time)."""
+    return cls.defined_properties(aliases=False, rels=False)
+
+
+@lru_cache(maxsize=None)
+def _classes_by_name() -> dict[str, type[StructuredNode]]:
+    return {cls.__name__.lower(): cls for cls in all_classes()}
+
+
 def kind_class(kind: str) -> type[StructuredNode]:
     """The class named ``kind`` (case-insensitive); unknown kinds list the known ones."""
-    by_name = {cls.__name__.lower(): cls for cls in all_classes()}
     try:
-        return by_name[kind.lower()]
+        return _classes_by_name()[kind.lower()]
     except KeyError:
         raise InputError(f"unknown kind {kind!r}; known: {', '.join(c.__name__ for c in all_classes())}") from None
 
@@ -443,7 +455,7 @@ def coerce_props(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, 
 
     Unknown property names raise; None values are dropped.
     """
-    defined = cls.defined_properties(aliases=False, rels=False)
+    defined = properties(cls)
     out: dict[str, Any] = {}
     for key, value in props.items():
         if value is None:
