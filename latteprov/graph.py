@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +30,8 @@ EDGE_QUERIES = {
     "STORED_AT": "merge_stored_at",
 }
 RUN_MUTABLE = ("ended_at", "exit_state")
+# What every uid looks like ('<Kind>:' + 20 hex digits); anything else in an edge is a name.
+UID = re.compile(r"^[A-Z][A-Za-z0-9]*:[0-9a-f]{20}$")
 FILE_MUTABLE = ("size", "mtime", "checksum", "status", "checked_at", "expected_size", "shape", "dtype")
 
 
@@ -208,6 +211,34 @@ def write_all(store: Store, batches: Iterable[GraphBatch]) -> WriteResult:
     for batch in batches:
         total += write(store, batch)
     return total
+
+
+def is_uid(text: str) -> bool:
+    """Whether ``text`` has the shape of a uid (rather than being a name)."""
+    return bool(UID.match(text))
+
+
+def resolve_names(batch: GraphBatch, store: Store | None = None) -> list[str]:
+    """Replace edge endpoints given as names by uids, from the batch's own entities first, then
+    from the graph (when ``store`` is given); return the names left unresolved."""
+    from latteprov.lineage import resolve  # lineage reads through the store; import it on use
+
+    local = {row["props"].get("name"): row["uid"] for row in batch.entities}
+    local.update({row["props"].get("name"): row["uid"] for row in batch.runs})
+    local.update({row["uid"]: row["uid"] for row in (*batch.entities, *batch.runs, *batch.files)})
+    found: dict[str, str] = {}
+    for e in batch.edges:
+        for end in ("from", "to"):
+            ref = e[end]
+            if is_uid(ref):
+                continue
+            if ref not in found and ref in local:
+                found[ref] = local[ref]
+            elif ref not in found and store is not None:
+                found[ref] = resolve(store, ref)
+            if ref in found:
+                e[end] = found[ref]
+    return sorted({e[end] for e in batch.edges for end in ("from", "to") if not is_uid(e[end])})
 
 
 def file_uid(path: str, host: str = "", dataset: str = "") -> str:

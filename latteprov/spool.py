@@ -1,0 +1,231 @@
+"""Offline recording: runs appended to local JSON Lines spools, replayed later by ``sync``.
+
+A spool file belongs to one writing process (one run of the Python API, or one ``latteprov
+record`` call). It is created with ``O_EXCL``, appended with ``O_APPEND`` one whole line per
+``os.write`` and fsync'd after every event, and held under an exclusive ``flock`` while it is
+written, so ``sync`` leaves a file alone while its job still runs. Events:
+
+``started``   the run began (run row, inputs): written before the job's payload runs;
+``used``      an input the run declared on the way;
+``output``    a product the run declared (state running), so a killed job still names them;
+``finished``  the run ended (final state of the run, its outputs, files and edges);
+``recorded``  a whole run at once (a manifest run that has ended);
+``declared``  planned work declared outside any run.
+
+Replay (:func:`sync`) writes a file's events in order in one transaction, marks the runs that
+started but never finished as failed (walltime kills), commits, and only then renames the file
+into ``done/``. uids make replay exactly-once in effect: a sync killed at any point and run
+again leaves the same graph as one clean sync.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from latteprov import graph, queries
+from latteprov.errors import InputError, LatteprovError, NotFound
+from latteprov.graph import GraphBatch
+from latteprov.store import Store
+
+EVENTS = ("started", "used", "output", "finished", "recorded", "declared")
+SUFFIX = ".jsonl"
+DONE = "done"
+
+
+class SpoolError(LatteprovError):
+    """A spool file cannot be read or replayed; the message names the file and line."""
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    raise TypeError(f"cannot spool a {type(value).__name__}")
+
+
+def _decode(obj: dict) -> Any:
+    if set(obj) == {"$datetime"}:
+        return datetime.fromisoformat(obj["$datetime"])
+    return obj
+
+
+def batch_to_json(batch: GraphBatch) -> dict:
+    """A batch as plain JSON-able data (datetimes tagged, so they come back as datetimes)."""
+    return {"entities": batch.entities, "runs": batch.runs, "files": batch.files, "edges": batch.edges}
+
+
+def batch_from_json(data: dict) -> GraphBatch:
+    """The batch :func:`batch_to_json` wrote."""
+    return GraphBatch(**{k: list(data.get(k, [])) for k in ("entities", "runs", "files", "edges")})
+
+
+class SpoolWriter:
+    """One spool file, appended event by event, each event durable before ``append`` returns."""
+
+    def __init__(self, directory: Path, label: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M%S%f")
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)[:60]
+        self.path = directory / f"{stamp}-{socket.gethostname()}-{os.getpid()}-{safe}{SUFFIX}"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o640)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        _fsync_dir(directory)
+
+    def append(self, event: str, batch: GraphBatch, run: str | None = None) -> None:
+        """Append one event and fsync it."""
+        line = json.dumps({"event": event, "run": run, "at": graph.now(), "batch": batch_to_json(batch)},
+                          default=_encode, separators=(",", ":")) + "\n"
+        os.write(self._fd, line.encode())
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Release the file (and its lock): ``sync`` may replay it from now on."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "SpoolWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Event:
+    """One parsed spool line."""
+
+    kind: str
+    run: str | None
+    at: datetime
+    batch: GraphBatch
+    line: int
+
+
+def read_events(path: Path) -> tuple[list[Event], bool]:
+    """The events of one spool file, and whether a torn last line (a writer killed mid-line,
+    never fsync'd, so never acknowledged to the job) was left out."""
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    torn = bool(lines[-1])  # a complete file ends with a newline, leaving an empty last piece
+    events = []
+    for number, line in enumerate(lines[:-1], 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line, object_hook=_decode)
+            if data["event"] not in EVENTS:
+                raise ValueError(f"unknown event {data['event']!r}")
+            events.append(Event(data["event"], data.get("run"), data["at"], batch_from_json(data["batch"]), number))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SpoolError(f"{path}:{number}: not a spool event ({exc})") from None
+    return events, torn
+
+
+@dataclass
+class FileReport:
+    """What replaying one spool file did."""
+
+    path: Path
+    events: int = 0
+    runs: int = 0
+    unfinished: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    torn: bool = False
+
+
+def replay_file(store: Store, path: Path) -> FileReport:
+    """Write one spool file's events (and fail its unfinished runs) in one transaction."""
+    events, torn = read_events(path)
+    report = FileReport(path, events=len(events), torn=torn)
+    started = {e.run: e.at for e in events if e.kind == "started" and e.run}
+    ended = {e.run for e in events if e.kind in ("finished", "recorded") and e.run}
+    report.runs = len(set(started) | ended)
+    last_seen = events[-1].at if events else None
+    unfinished = [{"uid": uid, "ended_at": last_seen} for uid in started if uid not in ended]
+    report.unfinished = [row["uid"] for row in unfinished]
+
+    for event in events:  # names (from offline manifests) are resolved now that a graph answers
+        try:
+            graph.resolve_names(event.batch, store)
+        except (InputError, NotFound) as exc:
+            raise SpoolError(f"{path}:{event.line}: {exc}") from None
+
+    def work(tx: Any) -> None:
+        for event in events:
+            try:
+                result = graph.write_in_tx(tx, event.batch)
+            except InputError as exc:
+                raise SpoolError(f"{path}:{event.line}: {exc}") from None
+            report.conflicts += result.conflicts
+        if unfinished:
+            tx.run(queries.get("fail_unfinished_runs").text, rows=unfinished).consume()
+
+    store.write_tx(work)
+    return report
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, file by file."""
+
+    files: list[FileReport] = field(default_factory=list)
+    busy: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def unfinished(self) -> list[str]:
+        return [uid for f in self.files for uid in f.unfinished]
+
+    @property
+    def conflicts(self) -> list[str]:
+        return [c for f in self.files for c in f.conflicts]
+
+
+def pending(directory: Path) -> list[Path]:
+    """Spool files waiting to be replayed, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix == SUFFIX and p.is_file())
+
+
+def sync(store: Store, directory: Path) -> SyncReport:
+    """Replay every spool file of ``directory`` that no job is still writing; move each one to
+    ``done/`` once its content is committed."""
+    if not directory.is_dir():
+        raise InputError(f"spool directory {directory} does not exist")
+    report = SyncReport()
+    done = directory / DONE
+    for path in pending(directory):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                report.busy.append(path)
+                continue
+            try:
+                report.files.append(replay_file(store, path))
+            except SpoolError as exc:
+                report.errors.append(str(exc))
+                continue
+            done.mkdir(exist_ok=True)
+            os.rename(path, done / path.name)  # atomic; only after the commit above
+            _fsync_dir(directory)
+            _fsync_dir(done)
+        finally:
+            os.close(fd)
+    return report
