@@ -1,4 +1,152 @@
-"""Commands of this area (filled in by its issue)."""
+"""The questions: lineage, downstream, path, show, find, status, invalidate/revalidate,
+schema and the named queries. Each command parses its options, calls the library and
+renders through :mod:`latteprov.cli.output`."""
+from __future__ import annotations
+
+import getpass
+
 import click
 
-COMMANDS: list[click.Command] = []
+from latteprov import find as finder
+from latteprov import invalidate as invalidation
+from latteprov import lineage as lineage_lib
+from latteprov import queries as named_queries
+from latteprov import schema_doc
+from latteprov import status as status_lib
+from latteprov.cli.context import AppContext, pass_app
+from latteprov.cli.output import (DOCUMENT, GRAPH, TABULAR, console, details_view, emit, emit_graph, emit_nodes,
+                                  emit_one, format_option, impact_view, outcome_view, status_table, to_json)
+
+depth_option = click.option("--depth", type=click.IntRange(0), default=None,
+                            help="Only nodes at most this many DERIVED_FROM hops away.")
+kind_option = click.option("--kind", "kinds", multiple=True, metavar="KIND",
+                           help="Only nodes of this kind (or its subclasses); repeatable.")
+by_option = click.option("--by", default=getpass.getuser, show_default="current user", help="Who does it.")
+reason_option = click.option("--reason", required=True, help="Why (recorded on the event).")
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@depth_option
+@kind_option
+@format_option(GRAPH, default="tree")
+@pass_app
+def lineage(app: AppContext, ident: str, depth: int | None, kinds: tuple[str, ...], fmt: str) -> None:
+    """Everything ID (uid or name) was derived from, with the runs that made it."""
+    emit_graph(lineage_lib.lineage(app.store, ident, depth, kinds), fmt)
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@depth_option
+@kind_option
+@click.option("--all", "all_nodes", is_flag=True,
+              help=f"List every node even past {lineage_lib.FANOUT_LIMIT} (default: the nearest, plus counts by kind).")
+@format_option(GRAPH, default="tree")
+@pass_app
+def downstream(app: AppContext, ident: str, depth: int | None, kinds: tuple[str, ...], all_nodes: bool,
+               fmt: str) -> None:
+    """Everything derived from ID (uid or name), transitively."""
+    emit_graph(lineage_lib.downstream(app.store, ident, depth, kinds, all_nodes), fmt, downward=True)
+
+
+@click.command()
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@format_option(GRAPH, default="tree")
+@pass_app
+def path(app: AppContext, a: str, b: str, fmt: str) -> None:
+    """How B feeds A: the DERIVED_FROM paths from product A down to its input B."""
+    emit_graph(lineage_lib.path(app.store, a, b), fmt)
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@format_option(DOCUMENT)
+@pass_app
+def show(app: AppContext, ident: str, fmt: str) -> None:
+    """One node: all properties, inputs, number of derivatives, files, runs and invalidations."""
+    emit_one(lineage_lib.details(app.store, ident), fmt, details_view)
+
+
+@click.command()
+@click.argument("kind")
+@click.argument("filters", nargs=-1, metavar="[FILTER]...")
+@click.option("--order-by", default=None, metavar="PROPERTY", help="Sort by this property (default: name).")
+@click.option("--desc", "descending", is_flag=True, help="Sort descending.")
+@click.option("--limit", type=click.IntRange(0), default=None, help="At most this many rows.")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="Skip this many rows first.")
+@format_option(TABULAR)
+@pass_app
+def find(app: AppContext, kind: str, filters: tuple[str, ...], order_by: str | None, descending: bool,
+         limit: int | None, offset: int, fmt: str) -> None:
+    """Nodes of KIND matching every FILTER: PROPERTY OP VALUE, OP one of = != < <= > >= ~ (contains).
+
+    Example: latteprov find OneToAll x>3 ensemble=a09m310 name~x3y3
+    """
+    emit_nodes(finder.find(app.store, kind, finder.parse_filters(filters), order_by, descending, limit, offset), fmt)
+
+
+@click.command()
+@click.option("--ensemble", default=None, metavar="TAG", help="Only this ensemble.")
+@format_option(DOCUMENT)
+@pass_app
+def status(app: AppContext, ensemble: str | None, fmt: str) -> None:
+    """Completion per ensemble and kind: states, invalid products, files by status."""
+    emit(status_lib.status(app.store, ensemble), fmt, status_lib.COLUMNS, human=status_table)
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@reason_option
+@by_option
+@click.option("--dry-run", is_flag=True, help="Only show what would be marked.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@format_option(DOCUMENT)
+@pass_app
+def invalidate(app: AppContext, ident: str, reason: str, by: str, dry_run: bool, yes: bool, fmt: str) -> None:
+    """Mark ID and everything derived from it invalid, recorded with who, when and why.
+
+    --dry-run prints the impact (counts by kind and ensemble; with --format json the list of
+    uids too). Otherwise the impact is shown on stderr and confirmed unless --yes; the
+    output is the event with the counts (and, in JSON, the impact). Nothing is deleted.
+    """
+    impact = invalidation.impact(app.store, ident)
+    if dry_run:
+        emit_one(impact, fmt, impact_view)
+        return
+    if not yes:
+        console(stderr=True).print(impact_view(impact))
+        click.confirm(f"invalidate these {impact['total']} entities?", abort=True, err=True)
+    emit_one({**invalidation.invalidate(app.store, ident, reason, by), "impact": impact}, fmt, outcome_view)
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@reason_option
+@by_option
+@format_option(DOCUMENT)
+@pass_app
+def revalidate(app: AppContext, ident: str, reason: str, by: str, fmt: str) -> None:
+    """Undo the invalidation of ID (recorded too); what another invalidation covers stays invalid."""
+    emit_one(invalidation.revalidate(app.store, ident, reason, by), fmt, outcome_view)
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True,
+              help="Output format.")
+def schema(fmt: str) -> None:
+    """The graph model: every class, property (type, help) and relationship."""
+    click.echo(schema_doc.markdown() if fmt == "md" else to_json(schema_doc.describe()), nl=fmt == "json")
+
+
+@click.command()
+@format_option(TABULAR)
+def queries(fmt: str) -> None:
+    """The named Cypher queries of cypher/: name, parameters, where, what they return."""
+    emit([{"name": q.name, "params": ", ".join(sorted(q.params)), "origin": q.origin, "doc": q.doc}
+          for q in named_queries.all_queries().values()], fmt, ("name", "params", "origin", "doc"))
+
+
+COMMANDS: list[click.Command] = [lineage, downstream, path, show, find, status, invalidate, revalidate,
+                                 schema, queries]

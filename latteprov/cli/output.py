@@ -12,10 +12,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 TABULAR = ("table", "json", "csv")
+DOCUMENT = ("table", "json")
+GRAPH = ("tree", "table", "json", "dot", "mermaid")
+NODE_COLUMNS = ("uid", "kind", "name", "state", "valid")
 
 
 def format_option(choices: Sequence[str] = TABULAR, default: str = "table") -> Callable:
@@ -24,19 +29,24 @@ def format_option(choices: Sequence[str] = TABULAR, default: str = "table") -> C
                         show_default=True, help="Output format.")
 
 
-def console() -> Console:
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+def console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(soft_wrap=False, width=None if stream.isatty() else 200, stderr=stderr)
 
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=str, sort_keys=False)
 
 
-def emit(rows: Iterable[dict], fmt: str, columns: Sequence[str] | None = None, title: str | None = None) -> None:
-    """Print rows as a table, JSON array or CSV."""
+def emit(rows: Iterable[dict], fmt: str, columns: Sequence[str] | None = None, title: str | None = None,
+         human: Callable[[list[dict]], RenderableType] | None = None) -> None:
+    """Print rows as a table (``human`` renders it, if given), JSON array or CSV."""
     rows = list(rows)
     if fmt == "json":
         click.echo(to_json(rows))
+        return
+    if fmt == "table" and human is not None:
+        console().print(human(rows))
         return
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt == "csv":
@@ -61,14 +71,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def lineage_tree(graph: dict) -> "Tree":
-    """A rich tree of a lineage answer: each node under the product derived from it."""
+def lineage_tree(graph: dict, downward: bool = False) -> "Tree":
+    """A rich tree of a lineage answer: each node under the product derived from it
+    (``downward``: each product under its input, for downstream answers)."""
     from rich.tree import Tree
 
     nodes = {n["uid"]: n for n in graph["nodes"]}
     children: dict[str, list[tuple[str, str]]] = {}
     for e in graph["edges"]:
-        children.setdefault(e["from"], []).append((e["to"], e["role"] or e["type"].lower()))
+        parent, child = (e["to"], e["from"]) if downward else (e["from"], e["to"])
+        children.setdefault(parent, []).append((child, e["role"] or e["type"].lower()))
 
     def label(uid: str, role: str | None) -> str:
         n = nodes[uid]
@@ -91,3 +103,141 @@ def lineage_tree(graph: dict) -> "Tree":
 
     grow(root, graph["root"])
     return root
+
+
+def emit_nodes(nodes: list[dict], fmt: str) -> None:
+    """Nodes in node_json shape: as they are in JSON, flattened (shared columns, then every
+    property that occurs) in a table or CSV."""
+    if fmt == "json":
+        emit(nodes, fmt)
+        return
+    extra = sorted({k for n in nodes for k in n["props"]})
+    emit([{**{c: n[c] for c in NODE_COLUMNS}, **n["props"]} for n in nodes], fmt, [*NODE_COLUMNS, *extra])
+
+
+def emit_one(value: dict, fmt: str, human: Callable[[dict], RenderableType]) -> None:
+    """Print one answer (not a list of rows) as JSON or through its human renderer."""
+    if fmt == "json":
+        click.echo(to_json(value))
+    else:
+        console().print(human(value))
+
+
+def _node_label(node: dict) -> str:
+    return f"{node['kind']}\n{node['name'] or node['uid']}"
+
+
+def graph_dot(graph: dict) -> str:
+    """A lineage-shaped answer as Graphviz DOT (edges point from derived product to input)."""
+    lines = ["digraph provenance {", "  rankdir=BT;", '  node [shape=box, fontname="Helvetica"];']
+    for n in graph["nodes"]:
+        style = ', color=red, fontcolor=red' if not n.get("valid", True) else ""
+        style += ", penwidth=2" if n["uid"] == graph["root"] else ""
+        lines.append(f"  {json.dumps(n['uid'])} [label={json.dumps(_node_label(n))}{style}];")
+    for e in graph["edges"]:
+        label = e["role"] or e["type"]
+        lines.append(f"  {json.dumps(e['from'])} -> {json.dumps(e['to'])} [label={json.dumps(label)}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "#quot;").replace("\n", "<br/>")
+
+
+def graph_mermaid(graph: dict) -> str:
+    """A lineage-shaped answer as a Mermaid flowchart (ids n0, n1 ...; labels quoted)."""
+    ids = {n["uid"]: f"n{i}" for i, n in enumerate(graph["nodes"])}
+    lines = ["flowchart BT"]
+    for n in graph["nodes"]:
+        lines.append(f'  {ids[n["uid"]]}["{_mermaid_text(_node_label(n))}"]')
+    for e in graph["edges"]:
+        if e["from"] in ids and e["to"] in ids:
+            lines.append(f'  {ids[e["from"]]} -->|"{_mermaid_text(e["role"] or e["type"])}"| {ids[e["to"]]}')
+    invalid = [ids[n["uid"]] for n in graph["nodes"] if not n.get("valid", True)]
+    if invalid:
+        lines += ["  classDef invalid stroke:#d00,color:#d00", f"  class {','.join(invalid)} invalid"]
+    return "\n".join(lines)
+
+
+def _summary_table(graph: dict) -> RenderableType:
+    shown = len(graph["nodes"])
+    table = Table(title=f"showing the {shown} nearest nodes; all descendants by kind (--all lists every one)")
+    table.add_column("kind")
+    table.add_column("count", justify="right")
+    for row in graph["summary"]:
+        table.add_row(row["kind"], str(row["count"]))
+    return table
+
+
+def emit_graph(graph: dict, fmt: str, downward: bool = False) -> None:
+    """Print a lineage-shaped answer (lineage, downstream, path) in one of :data:`GRAPH`."""
+    if fmt == "json":
+        click.echo(to_json(graph))
+    elif fmt == "dot":
+        click.echo(graph_dot(graph))
+    elif fmt == "mermaid":
+        click.echo(graph_mermaid(graph))
+    elif fmt == "table":
+        emit(graph["nodes"], "table", NODE_COLUMNS)
+    else:
+        console().print(lineage_tree(graph, downward=downward))
+    if graph.get("truncated") and fmt in ("tree", "table"):
+        console().print(_summary_table(graph))
+
+
+def status_table(rows: list[dict]) -> RenderableType:
+    """Status rows as a table with a bar of done/total per row."""
+    table = Table(title="completion by ensemble and kind")
+    for col in ("ensemble", "kind", "done / total", "", "planned", "running", "failed", "invalid",
+                "on disk", "on tape", "missing", "wrong size", "unknown"):
+        table.add_column(col, justify="left" if col in ("ensemble", "kind", "") else "right")
+    for r in rows:
+        bar = ProgressBar(total=max(r["total"], 1), completed=r["done"], width=20,
+                          complete_style="green" if r["done"] == r["total"] else "yellow")
+        invalid = Text(str(r["invalid"]), style="red" if r["invalid"] else "")
+        table.add_row(r["ensemble"] or "(shared)", r["kind"], f"{r['done']} / {r['total']}", bar,
+                      str(r["planned"]), str(r["running"]), str(r["failed"]), invalid,
+                      *(str(r[k]) for k in ("on_disk", "on_tape", "missing", "wrong_size", "unknown")))
+    return table
+
+
+def _rows_table(title: str, rows: list[dict], columns: Sequence[str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    return table
+
+
+def details_view(details: dict) -> RenderableType:
+    """``latteprov show``: the node's properties, inputs, files, runs and invalidation events."""
+    node = details["node"]
+    props = [{"property": k, "value": v} for k, v in
+             [("uid", node["uid"]), ("name", node["name"]), ("kind", node["kind"]), ("labels", node["labels"]),
+              ("state", node["state"]), ("valid", node["valid"]), *sorted(node["props"].items())]]
+    parts: list[RenderableType] = [_rows_table(f"{node['kind']} {node['name']}", props, ("property", "value")),
+                                   Text(f"derived products: {details['derivatives']}")]
+    for title, key, cols in (("inputs", "inputs", ("role", "kind", "name", "uid", "valid")),
+                             ("files", "files", ("host", "path", "dataset", "status", "size")),
+                             ("runs", "runs", ("relation", "name", "run_kind", "exit_state", "host", "started_at")),
+                             ("invalidations", "invalidations", ("at", "action", "active", "reason", "by", "root"))):
+        if details[key]:
+            parts.append(_rows_table(title, details[key], cols))
+    return Group(*parts)
+
+
+def impact_view(impact: dict) -> RenderableType:
+    """What an invalidation would mark, by kind and ensemble."""
+    heading = Text(f"invalidating {impact['root']} marks {impact['total']} entities"
+                   f" ({impact['already_invalid']} already invalid)")
+    return Group(heading, _rows_table("", impact["by_kind_ensemble"], ("kind", "ensemble", "count")))
+
+
+def outcome_view(outcome: dict) -> RenderableType:
+    """The result of an invalidation or revalidation, one key per line."""
+    event = outcome["event"]
+    lines = [f"{event['action']} event {event['uid']} on {event['root']} at {event['at']} by {event['by']}: {event['reason']}"]
+    lines += [f"  {k}: {v}" for k, v in outcome.items() if k not in ("event", "impact")]
+    return Text("\n".join(lines))

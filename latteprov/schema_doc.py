@@ -1,0 +1,88 @@
+"""The schema described from the model classes: as data (``describe``) and as Markdown
+(``markdown``, the source of docs/model.md)."""
+from __future__ import annotations
+
+from neomodel import StructuredNode
+
+from latteprov import model
+
+DIRECTIONS = {1: "outgoing", -1: "incoming", 0: "either"}
+
+
+def _type_name(prop: object) -> str:
+    name = type(prop).__name__
+    return {"DateTimeNeo4jFormatProperty": "datetime"}.get(name, name.removesuffix("Property").lower())
+
+
+def _declared_in(cls: type[StructuredNode], name: str) -> str:
+    """The class that declares property or relationship ``name`` (the nearest in the MRO)."""
+    return next(base.__name__ for base in cls.__mro__ if name in vars(base))
+
+
+def describe() -> list[dict]:
+    """Every class of the schema with its labels, doc, natural key, properties and relationships."""
+    out = []
+    for cls in model.all_classes():
+        props = cls.defined_properties(aliases=False, rels=False)
+        rels = cls.defined_properties(aliases=False, properties=False, rels=True)
+        out.append({
+            "name": cls.__name__,
+            "labels": model.labels_of(cls),
+            "doc": " ".join((cls.__doc__ or "").split()),
+            "natural_key": list(getattr(cls, "natural_key", ())),
+            "properties": [{"name": name, "type": _type_name(prop), "required": bool(prop.required),
+                            "unique": bool(prop.unique_index), "indexed": bool(prop.index or prop.unique_index),
+                            "choices": list(prop.choices) if getattr(prop, "choices", None) else None,
+                            "help": prop.help_text or "", "declared_in": _declared_in(cls, name)}
+                           for name, prop in props.items()],
+            "relationships": [{"name": name, "type": rel.definition["relation_type"],
+                               "direction": DIRECTIONS[rel.definition["direction"]],
+                               "target": rel._raw_class if isinstance(rel._raw_class, str) else rel._raw_class.__name__,
+                               "model": rel.definition["model"].__name__ if rel.definition.get("model") else None,
+                               "declared_in": _declared_in(cls, name)}
+                              for name, rel in rels.items()],
+        })
+    return out
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("<", "\\<")
+
+
+def markdown() -> str:
+    """docs/model.md: every class, property (type, flags, help) and relationship."""
+    lines = ["# The latteprov graph model", "",
+             "Generated from `latteprov/model.py` by `latteprov schema --format md`; do not edit by hand.",
+             "Each class lists the properties and relationships it declares; inherited ones are named",
+             "under *Inherits from*. Every entity's `uid` is a hash of its class name and natural key.", ""]
+    for cls in describe():
+        lines += [f"## {cls['name']}", "", _cell(cls["doc"]), "",
+                  f"- Labels: {', '.join(f'`{label}`' for label in cls['labels'])}"]
+        if cls["natural_key"]:
+            lines.append(f"- Natural key: {', '.join(f'`{k}`' for k in cls['natural_key'])}")
+        inherited: dict[str, list[str]] = {}
+        for item in cls["properties"] + cls["relationships"]:
+            if item["declared_in"] != cls["name"]:
+                inherited.setdefault(item["declared_in"], []).append(f"`{item['name']}`")
+        for base, names in inherited.items():
+            lines.append(f"- Inherits from {base}: {', '.join(names)}")
+        own = [p for p in cls["properties"] if p["declared_in"] == cls["name"]]
+        if own:
+            lines += ["", "| property | type | flags | description |", "|---|---|---|---|"]
+            for p in own:
+                flags = [f for f, on in (("required", p["required"]), ("unique", p["unique"]),
+                                         ("indexed", p["indexed"] and not p["unique"])) if on]
+                if p["choices"]:
+                    flags.append("one of " + ", ".join(p["choices"]))
+                lines.append(f"| `{p['name']}` | {p['type']} | {_cell(', '.join(flags))} | {_cell(p['help'])} |")
+        own_rels = [r for r in cls["relationships"] if r["declared_in"] == cls["name"]]
+        if own_rels:
+            lines += ["", "| relationship | type | direction | target | properties |", "|---|---|---|---|---|"]
+            for r in own_rels:
+                lines.append(f"| `{r['name']}` | `{r['type']}` | {r['direction']} | {r['target']} | {r['model'] or ''} |")
+        lines.append("")
+    lines += ["## Relationship properties", "", "| relationship model | property | type | description |", "|---|---|---|---|"]
+    for rel_model in (model.Derivation,):
+        for name, prop in rel_model.defined_properties(aliases=False, rels=False).items():
+            lines.append(f"| {rel_model.__name__} | `{name}` | {_type_name(prop)} | {_cell(prop.help_text or '')} |")
+    return "\n".join(lines).rstrip() + "\n"
