@@ -1,0 +1,190 @@
+"""Lineage, downstream, path and show: exact answers on a small campaign, every format, bad
+input, and a property test against networkx on random DAGs."""
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import campaign_data
+from latteprov import graph, lineage
+from latteprov.errors import InputError, NotFound
+from latteprov.graph import CycleError, GraphBatch
+
+FF = "formfac_a09m310_e_300_dt8_x3y3z19t62_A3"
+CFG = "a09m310e.300"
+SOURCES = ("x3y3z19t62", "x10y0z1t14")
+
+
+@pytest.fixture
+def campaign(store) -> campaign_data.Campaign:
+    batch, uids = campaign_data.build()
+    graph.write(store, batch)
+    return uids
+
+
+def names(answer: dict) -> set[str]:
+    return {n["name"] for n in answer["nodes"] if n["kind"] != "Run"}
+
+
+def test_lineage_of_a_3pt_names_exactly_its_inputs_and_runs(store, campaign) -> None:
+    answer = lineage.lineage(store, FF)
+    expected = {FF, "seqprop_a09m310_e_300_dt8", "seqsrc_a09m310_e_300_dt8", "MDWF a09m310", "wflow1.0",
+                "a09m310e.300_wflow1.0", CFG, "a09m310", "LW beta a09m310", "hisq light a09m310",
+                "hisq strange a09m310"}
+    expected |= {f"{p}_a09m310_e_300_{s}" for p in ("prop", "src") for s in SOURCES}
+    assert names(answer) == expected
+    runs = {n["uid"] for n in answer["nodes"] if n["kind"] == "Run"}
+    assert runs == {f"run:solve-a09m310-300-{s}" for s in SOURCES}
+    assert answer["root"] == lineage.resolve(store, FF)
+
+
+def test_lineage_edges_point_from_derived_to_input_with_roles(store, campaign) -> None:
+    answer = lineage.lineage(store, FF)
+    by_name = {n["uid"]: n["name"] for n in answer["nodes"]}
+    roles = {(by_name[e["from"]], e["role"]) for e in answer["edges"] if e["from"] == answer["root"]}
+    assert roles == {(FF, "propagator"), (FF, "seqprop")}
+    assert all(set(e) == {"from", "to", "type", "role"} for e in answer["edges"])
+    assert all(set(n) == {"uid", "name", "kind", "labels", "props", "state", "valid"} for n in answer["nodes"])
+
+
+def test_depth_and_kind_filters(store, campaign) -> None:
+    near = lineage.lineage(store, FF, depth=1)
+    assert names(near) == {FF, "seqprop_a09m310_e_300_dt8", f"prop_a09m310_e_300_{SOURCES[0]}"}
+    props = lineage.lineage(store, FF, kinds=["Propagator"])
+    assert {n["kind"] for n in props["nodes"]} == {"Baryon3pt", "OneToAll", "Sequential"}
+
+
+def test_unknown_kind_filter_is_refused(store, campaign) -> None:
+    with pytest.raises(InputError, match="unknown kind 'Quark'"):
+        lineage.lineage(store, FF, kinds=["Quark"])
+
+
+def test_downstream_of_a_configuration_lists_its_products(store, campaign) -> None:
+    answer = lineage.downstream(store, CFG)
+    expected = {CFG, "a09m310e.300_wflow1.0"}
+    expected |= {f"{p}_a09m310_e_300_{s}" for p in ("src", "prop", "spec") for s in SOURCES}
+    expected |= {f"{p}_a09m310_e_300_dt{t}" for p in ("seqsrc", "seqprop") for t in (8, 10)}
+    expected |= {f"formfac_a09m310_e_300_dt{t}_{s}_A3" for t in (8, 10) for s in SOURCES}
+    assert names(answer) == expected
+    assert answer["truncated"] is False
+    assert {r["kind"]: r["count"] for r in answer["summary"]}["Baryon3pt"] == 4
+    assert sum(r["count"] for r in answer["summary"]) == len(expected) - 1
+
+
+def test_large_fanout_is_summarised_unless_all(store) -> None:
+    batch = GraphBatch()
+    root = batch.add("GaugeConfig", name="cfg", ensemble="e1", stream="a", config=1)
+    for i in range(lineage.FANOUT_LIMIT + 50):
+        batch.link(batch.add("Source", name=f"s{i}", ensemble="e1", stream="a", config=1, x=i, y=0, z=0, t=0),
+                   root, "gauge")
+    graph.write(store, batch)
+    cut = lineage.downstream(store, "cfg")
+    assert cut["truncated"] and len(cut["nodes"]) == lineage.FANOUT_LIMIT
+    assert cut["summary"] == [{"kind": "Source", "count": lineage.FANOUT_LIMIT + 50}]
+    assert all(e["from"] in {n["uid"] for n in cut["nodes"]} for e in cut["edges"])
+    full = lineage.downstream(store, "cfg", all_nodes=True)
+    assert not full["truncated"] and len(full["nodes"]) == lineage.FANOUT_LIMIT + 51
+
+
+def test_path_holds_exactly_the_nodes_between(store, campaign) -> None:
+    answer = lineage.path(store, FF, CFG)
+    expected = {FF, "seqprop_a09m310_e_300_dt8", "seqsrc_a09m310_e_300_dt8", "a09m310e.300_wflow1.0", CFG}
+    expected |= {f"{p}_a09m310_e_300_{s}" for p in ("prop", "src") for s in SOURCES}
+    assert names(answer) == expected
+    uids = {n["uid"] for n in answer["nodes"]}
+    assert all(e["from"] in uids and e["to"] in uids for e in answer["edges"])
+
+
+def test_path_between_unrelated_nodes_is_not_found(store, campaign) -> None:
+    with pytest.raises(NotFound, match="does not feed"):
+        lineage.path(store, CFG, FF)
+
+
+def test_details_name_inputs_files_runs_and_derivatives(store, campaign) -> None:
+    shown = lineage.details(store, f"prop_a09m310_e_300_{SOURCES[0]}")
+    assert {i["role"] for i in shown["inputs"]} == {"gauge", "action", "source"}
+    assert shown["derivatives"] == 5  # spec, two seqsrc, two formfac
+    assert [f["status"] for f in shown["files"]] == ["on_tape"]
+    assert {r["relation"] for r in shown["runs"]} == {"generated_by", "used_by"}
+    assert shown["invalidations"] == []
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt, marker", [("tree", "seqprop: Sequential"), ("table", "Baryon3pt"),
+                                         ("dot", "digraph provenance"), ("mermaid", "flowchart BT")])
+def test_lineage_command_formats(cli, campaign, fmt, marker) -> None:
+    result = cli("lineage", FF, "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert marker in result.output
+
+
+def test_lineage_command_json_is_the_library_answer(cli, store, campaign) -> None:
+    result = cli("lineage", FF, "--format", "json", "--depth", "2", "--kind", "Propagator")
+    assert json.loads(result.output) == lineage.lineage(store, FF, depth=2, kinds=["Propagator"])
+
+
+def test_downstream_command_json_and_tree(cli, campaign) -> None:
+    answer = json.loads(cli("downstream", CFG, "--format", "json").output)
+    assert {"root", "nodes", "edges", "summary", "truncated"} <= set(answer)
+    tree = cli("downstream", CFG, "--depth", "1").output
+    assert "parent: GaugeConfig a09m310e.300_wflow1.0" in tree and "Source" not in tree
+
+
+def test_path_and_show_commands(cli, campaign) -> None:
+    assert "seqprop_a09m310_e_300_dt8" in cli("path", FF, CFG).output
+    shown = json.loads(cli("show", CFG, "--format", "json").output)
+    assert shown["node"]["name"] == CFG and shown["derivatives"] == 1
+    assert "derived products: 1" in cli("show", CFG).output
+
+
+@pytest.mark.parametrize("args", [("lineage", "nope"), ("downstream", "nope"), ("show", "nope"),
+                                  ("path", FF, "nope"), ("path", CFG, FF), ("lineage", FF, "--kind", "Quark")])
+def test_bad_input_gives_one_line_and_exit_1(cli, campaign, args) -> None:
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_ambiguous_name_asks_for_a_uid(cli, store) -> None:
+    batch = GraphBatch()
+    batch.add("QuarkSmearing", name="twin", radius=1.0, steps=1)
+    batch.add("QuarkSmearing", name="twin", radius=2.0, steps=2)
+    graph.write(store, batch)
+    result = cli("show", "twin")
+    assert result.exit_code == 1 and "ambiguous" in result.output
+
+
+# -- property: lineage and downstream are networkx's descendants and ancestors -----------------
+dags = st.integers(min_value=2, max_value=9).flatmap(lambda n: st.tuples(
+    st.just(n), st.sets(st.tuples(st.integers(1, n - 1), st.integers(0, n - 2)).filter(lambda e: e[0] > e[1]),
+                        max_size=3 * n)))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dag=dags, pick=st.integers(min_value=0))
+def test_random_dags_match_networkx_and_refuse_cycles(store, dag, pick) -> None:
+    n, pairs = dag
+    store.clear()
+    batch = GraphBatch()
+    uids = [batch.add("QuarkSmearing", name=f"q{i}", radius=float(i), steps=i) for i in range(n)]
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    for derived, source in pairs:  # derived from source: an edge from higher to lower index, always a DAG
+        batch.link(uids[derived], uids[source], "input")
+        g.add_edge(derived, source)
+    graph.write(store, batch)
+    for i in range(n):
+        up = {n_["uid"] for n_ in lineage.lineage(store, uids[i])["nodes"]}
+        down = {n_["uid"] for n_ in lineage.downstream(store, uids[i], all_nodes=True)["nodes"]}
+        assert up == {uids[j] for j in nx.descendants(g, i) | {i}}
+        assert down == {uids[j] for j in nx.ancestors(g, i) | {i}}
+    reachable = [(a, b) for a in range(n) for b in nx.descendants(g, a) | {a}]
+    a, b = reachable[pick % len(reachable)]  # a derives from b (or a == b): b -> a closes a cycle
+    closing = GraphBatch()
+    closing.link(uids[b], uids[a], "input")
+    with pytest.raises(CycleError):
+        graph.write(store, closing)
+    assert store.run_text("MATCH ()-[r:DERIVED_FROM]->() RETURN count(r) AS n")[0]["n"] == len(pairs)

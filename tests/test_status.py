@@ -1,0 +1,65 @@
+"""The status report: one row per (ensemble, kind) with state, validity and file counts."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import campaign_data
+from latteprov import graph, status
+from latteprov.errors import NotFound
+from latteprov.graph import GraphBatch
+
+
+@pytest.fixture
+def campaign(store) -> campaign_data.Campaign:
+    batch, uids = campaign_data.build()
+    graph.write(store, batch)
+    return uids
+
+
+def test_rows_have_exactly_the_documented_keys(store, campaign) -> None:
+    rows = status.status(store)
+    assert all(tuple(r) == status.COLUMNS for r in rows)
+    assert {(r["ensemble"], r["kind"]) for r in rows} >= {("a09m310", "OneToAll"), ("a12m310", "Baryon3pt"),
+                                                          (None, "MobiusDW")}
+
+
+def test_counts_per_ensemble_and_kind(store, campaign) -> None:
+    rows = {(r["ensemble"], r["kind"]): r for r in status.status(store, "a09m310")}
+    props = rows[("a09m310", "OneToAll")]
+    assert (props["total"], props["done"], props["planned"], props["invalid"]) == (4, 4, 0, 0)
+    assert (props["on_disk"], props["on_tape"], props["missing"], props["unknown"]) == (2, 2, 0, 0)
+    seq = rows[("a09m310", "Sequential")]
+    assert (seq["total"], seq["planned"], seq["done"], seq["on_disk"]) == (4, 4, 0, 0)  # no files: no file counts
+    assert {e for e, _ in rows} == {"a09m310"}
+
+
+def test_states_and_file_statuses_are_counted(store) -> None:
+    b = GraphBatch()
+    for i, (state, file_status) in enumerate([("planned", None), ("running", "unknown"), ("done", "on_disk"),
+                                              ("done", "wrong_size"), ("failed", "missing")]):
+        uid = b.add("Source", name=f"s{i}", state=state, ensemble="e1", stream="a", config=1, x=i, y=0, z=0, t=0)
+        if file_status:
+            b.add_file(uid, f"/data/s{i}", host="h", status=file_status)
+    graph.write(store, b)
+    (row,) = status.status(store, "e1")
+    assert row == {"ensemble": "e1", "kind": "Source", "total": 5, "planned": 1, "running": 1, "done": 2,
+                   "failed": 1, "invalid": 0, "on_disk": 1, "on_tape": 0, "missing": 1, "wrong_size": 1,
+                   "unknown": 1}
+
+
+def test_unknown_ensemble_is_not_found(store, campaign) -> None:
+    with pytest.raises(NotFound, match="a99m999"):
+        status.status(store, "a99m999")
+
+
+def test_status_command_table_and_json(cli, store, campaign) -> None:
+    table = cli("status", "--ensemble", "a12m310")
+    assert table.exit_code == 0 and "completion by ensemble and kind" in table.output and "a09m310" not in table.output
+    assert json.loads(cli("status", "--format", "json").output) == status.status(store)
+
+
+def test_status_command_unknown_ensemble(cli, campaign) -> None:
+    result = cli("status", "--ensemble", "nope")
+    assert result.exit_code == 1 and result.output == "Error: no entities of ensemble 'nope'\n"
