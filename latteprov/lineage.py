@@ -38,7 +38,7 @@ def node_json(node: Any, labels: Iterable[str] | None = None) -> dict:
                                  else labels[0] if labels else "")
     state = props.get("state", props.get("exit_state"))
     return {"uid": props.get("uid"), "name": props.get("name"), "kind": kind, "labels": labels,
-            "props": {k: plain(v) for k, v in props.items() if k not in SHAPE_KEYS},
+            "props": {k: plain(props[k]) for k in sorted(props) if k not in SHAPE_KEYS},
             "state": state, "valid": props.get("valid", True)}
 
 

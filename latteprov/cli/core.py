@@ -82,7 +82,7 @@ def find(app: AppContext, kind: str, filters: tuple[str, ...], order_by: str | N
          limit: int | None, offset: int, fmt: str) -> None:
     """Nodes of KIND matching every FILTER: PROPERTY OP VALUE, OP one of = != < <= > >= ~ (contains).
 
-    Example: latteprov find OneToAll x>3 ensemble=a09m310 name~x3y3
+    Example: latteprov find OneToAll 'x>3' ensemble=a09m310 name~x3y3
     """
     emit_nodes(finder.find(app.store, kind, finder.parse_filters(filters), order_by, descending, limit, offset), fmt)
 
