@@ -122,11 +122,11 @@ class Recorder:
         batch.entities = [{**row, "state": state} if row["uid"] in self._outputs else row
                           for row in batch.entities]
         for product, path, props in self._files:
-            batch.add_file(product, path, **{**_stat(path), **props})
+            batch.add_file(product, path, **{**stat_file(path), **props})
         return batch
 
 
-def _stat(path: str) -> dict:
+def stat_file(path: str) -> dict:
     """Size, mtime and status of a local file as the run leaves it."""
     checked = graph.now()
     try:
