@@ -1,1 +1,90 @@
-"""The latteprov web app (filled in by the web issue)."""
+"""The latteprov web app: graph browser, completion dashboard, tables, schema docs, JSON API.
+
+``create_app`` follows the Flask tutorial's factory: defaults, then the test config, then one
+blueprint per area. Every page builds one context dict and :func:`respond` either renders it
+or returns it as JSON (``?format=json``), datasette style, so the two cannot drift apart.
+Library errors become pages (or JSON) with the right status: unknown node 404, bad input 400.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from latteprov.config import load_settings
+from latteprov.errors import InputError, LatteprovError, NotFound
+from latteprov.store import StoreUnavailable
+
+
+def wants_json() -> bool:
+    """Whether this request asks for JSON: the API, or ``?format=json`` on a page."""
+    return request.path.startswith("/api/") or request.args.get("format") == "json"
+
+
+def respond(template: str, context: dict[str, Any], status: int = 200) -> Response | tuple:
+    """The page's context as JSON when asked, else rendered by ``template``."""
+    if wants_json():
+        return jsonify(context), status
+    return render_template(template, **context), status
+
+
+def _error(status: int, message: str) -> tuple:
+    if wants_json():
+        return jsonify({"error": message, "status": status}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound) -> tuple:
+        return _error(404, str(exc))
+
+    @app.errorhandler(InputError)
+    def bad_input(exc: InputError) -> tuple:
+        return _error(400, str(exc))
+
+    @app.errorhandler(StoreUnavailable)
+    def unavailable(exc: StoreUnavailable) -> tuple:
+        return _error(503, str(exc))
+
+    @app.errorhandler(LatteprovError)
+    def refused(exc: LatteprovError) -> tuple:
+        return _error(500, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http(exc: HTTPException) -> tuple:
+        return _error(exc.code or 500, exc.description or exc.name)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The web app; ``test_config`` overrides the defaults (``SETTINGS``, ``ALLOW_WRITES`` ...)."""
+    app = Flask(__name__)
+    app.config.from_mapping(ALLOW_WRITES=False, FANOUT=12, MAX_ELEMENTS=1000, PAGE_SIZE=50,
+                            JSON_SORT_KEYS=False)
+    if test_config:
+        app.config.update(test_config)
+    if app.config.get("SETTINGS") is None:
+        app.config["SETTINGS"] = load_settings()
+    app.json.sort_keys = False
+
+    from latteprov.web import api, auth, dashboard, graph, nodes, schema, tables
+
+    # Login, roles and CSRF first: auth must see the write routes being registered.
+    auth.init_app(app)
+    for module in (graph, dashboard, tables, nodes, schema, api):
+        app.register_blueprint(module.bp)
+    if app.config["ALLOW_WRITES"]:
+        app.register_blueprint(nodes.writes)
+    _register_errors(app)
+
+    @app.context_processor
+    def globals_() -> dict[str, Any]:
+        return {"allow_writes": app.config["ALLOW_WRITES"]}
+
+    @app.route("/")
+    def index() -> Response:
+        return redirect(url_for("dashboard.index"))
+
+    return app

@@ -1,14 +1,27 @@
-"""``latteprov demo``: a database up, a small chain recorded, its lineage shown."""
+"""``latteprov demo``: the whole experience on one command.
+
+A database up (started locally when none answers), the schema installed, the tier-S synthetic
+campaign and the shipped real a15m310 file loaded, one configuration invalidated so the story
+is visible, then the web app served with its URL and three commands worth trying. Everything
+it writes is MERGEd by uid and invalidating twice records one event, so a second run only
+refreshes what is there.
+"""
 from __future__ import annotations
 
 import click
 
-from latteprov import graph, lineage
+from latteprov import data, find, invalidate, synth
 from latteprov.cli.context import AppContext, pass_app
-from latteprov.cli.output import console, lineage_tree
+from latteprov.cli.web import build_app, run
 from latteprov.config import load_settings
 from latteprov.server import manager
 from latteprov.store import Store, StoreUnavailable
+
+TIER = "S"
+# The configuration the demo invalidates; the showcase is a 3-pt correlator derived from it.
+BAD_CONFIG = "l3296f211b630m0074m037m440e.305"
+REASON = "demo: plaquette outlier in the HMC history"
+SHOWCASE_FILTERS = ["ensemble=a09m310", "config=305", "current=A3"]
 
 
 def ensure_database(app: AppContext) -> Store:
@@ -28,49 +41,51 @@ def ensure_database(app: AppContext) -> Store:
     return app.store
 
 
-def small_chain() -> tuple[graph.GraphBatch, str]:
-    """Configuration -> propagator -> correlator on a09m310, with their actions and a run."""
-    b = graph.GraphBatch()
-    ens = b.add("Ensemble", name="a09m310", tag="a09m310", long_tag="l3296f211b630m0074m037m440",
-                nx=32, nt=96, nf="2+1+1", beta=6.30, a_fm=0.09, mpi_mev=310, ml=0.0074, ms=0.037, mc=0.440)
-    cfg = b.add("GaugeConfig", name="l3296f211b630m0074m037m440e.300", ensemble="a09m310", stream="e", config=300)
-    b.link(cfg, ens, "ensemble")
-    flow = b.add("LinkSmearing", name="wflow1.0", flow_time=1.0, flow_steps=40)
-    flowed = b.add("GaugeConfig", name="l3296f211b630m0074m037m440e.300_wflow1.0", ensemble="a09m310",
-                   stream="e", config=300, flow_time=1.0)
-    b.link(flowed, cfg, "parent")
-    b.link(flowed, flow, "smearing")
-    action = b.add("MobiusDW", name="MDWF M5=1.1 L5=6 a=1.5 mq=0.00951", quark_mass=0.00951, M5=1.1, L5=6,
-                   b5=1.25, c5=0.25, alpha5=1.5, quark_tag="light")
-    common = dict(ensemble="a09m310", stream="e", config=300, flow_time=1.0, smear_width=3.5, smear_steps=45)
-    src = b.add("Source", name="src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62", x=3, y=3, z=19, t=62, **common)
-    b.link(src, flowed, "gauge")
-    prop = b.add("OneToAll", name="prop_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62",
-                 M5=1.1, L5=6, alpha5=1.5, quark_mass=0.00951, x=3, y=3, z=19, t=62, **common)
-    for to, role in ((flowed, "gauge"), (action, "action"), (src, "source")):
-        b.link(prop, to, role)
-    spec = b.add("Baryon2pt", name="spec_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62",
-                 particle="proton", spin="spin_up", parity=1, M5=1.1, L5=6, alpha5=1.5, quark_mass=0.00951,
-                 x=3, y=3, z=19, t=62, snk="SS", **common)
-    b.link(spec, prop, "light")
-    run = "run:demo-contract-300"
-    b.runs.append(graph.run_row(run, kind="contract", command="lalibe spec.ini", code_version="lalibe-1.2",
-                                host="demo", user="demo", job_id="300", exit_state="done"))
-    b.link(spec, run, type="GENERATED_BY")
-    b.link(run, prop, type="USED")
-    return b, spec
+def load_real_file(ctx: click.Context, app: AppContext) -> bool:
+    """Ingest the shipped a15m310 HDF5 file through ``latteprov ingest h5`` when that command exists."""
+    ingest = ctx.find_root().command.get_command(ctx, "ingest")
+    h5 = ingest.get_command(ctx, "h5") if isinstance(ingest, click.Group) else None
+    if h5 is None:
+        click.echo("(this build has no 'latteprov ingest h5'; the real a15m310 file is left out)", err=True)
+        return False
+    h5.main([str(data.path("a15m310-devel.h5"))], prog_name="latteprov ingest h5", standalone_mode=False, obj=app)
+    return True
+
+
+def load(ctx: click.Context, app: AppContext, store: Store) -> dict:
+    """Schema, campaign, real file and the invalidation: everything the demo shows."""
+    store.install_schema()
+    click.echo(f"loading the tier-{TIER} synthetic campaign ({synth.batch_count(TIER)} batches) ...", err=True)
+    synth.write(store, TIER)
+    real = load_real_file(ctx, app)
+    story = invalidate.invalidate(store, BAD_CONFIG, REASON, "demo")
+    showcase = find.find(store, "Baryon3pt", find.parse_filters(SHOWCASE_FILTERS), limit=1)[0]
+    return {"real_file": real, "invalidated": story, "showcase": showcase}
 
 
 @click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface the web app listens on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port of the web app.")
+@click.option("--no-serve", is_flag=True, help="Load the demo data and stop (do not serve the web app).")
+@click.pass_context
 @pass_app
-def demo(app: AppContext) -> None:
-    """Start Neo4j if needed, install the schema, record a small chain and show its lineage."""
+def demo(app: AppContext, ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
+    """Start Neo4j if needed, load a synthetic campaign and a real file, invalidate one
+    configuration, then serve the web app."""
     store = ensure_database(app)
-    store.install_schema()
-    batch, spec = small_chain()
-    graph.write(store, batch)
-    console().print(lineage_tree(lineage.lineage(store, spec)))
-    click.echo(f"\ndatabase: {app.settings.uri}\ntry: latteprov lineage {spec} --format json")
+    loaded = load(ctx, app, store)
+    story, showcase = loaded["invalidated"], loaded["showcase"]
+    click.echo(f"\ndatabase: {app.settings.uri}")
+    click.echo(f"invalidated {BAD_CONFIG} and the {story['total'] - 1} products derived from it ({REASON!r})")
+    click.echo(f"\nweb app: http://{host}:{port}/graph?node={showcase['uid']}")
+    click.echo(f"         (a 3-pt correlator of that configuration: {showcase['name']})")
+    click.echo("\ntry:")
+    click.echo(f"  latteprov lineage {showcase['uid']}")
+    click.echo("  latteprov status")
+    click.echo(f"  latteprov invalidate {BAD_CONFIG.replace('.305', '.310')} --reason 'bad plaquette' --dry-run")
+    if no_serve:
+        return
+    run(build_app(app, allow_writes=False, anonymous_read=True), host, port)
 
 
 COMMANDS: list[click.Command] = [demo]

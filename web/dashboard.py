@@ -1,0 +1,52 @@
+"""The completion dashboard: per ensemble and kind, how far production has come.
+
+Bars split each kind into planned, running, done and failed (and invalid, orthogonal to
+state), and the files into on disk, on tape, missing, wrong size, unknown, as LatteDB's
+progress view did. Every count links to the table filtered to the nodes it counts.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from latteprov import status
+from latteprov.web import respond
+from latteprov.web.db import get_store
+from latteprov.web.tables import table_url
+
+bp = Blueprint("dashboard", __name__)
+
+STATES = ("done", "running", "planned", "failed")
+FILES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
+
+
+def _bar(row: dict, keys: tuple[str, ...], total: int) -> list[dict]:
+    return [{"key": k, "count": row[k], "percent": 100.0 * row[k] / total if total else 0.0} for k in keys]
+
+
+def dashboard_context(ensemble: str | None) -> dict:
+    """The status rows grouped by ensemble, each with its bar segments and table links."""
+    rows = status.status(get_store(), ensemble)
+    groups: dict[str, dict] = {}
+    for row in rows:
+        name = row["ensemble"] or "shared"
+        group = groups.setdefault(name, {"ensemble": row["ensemble"], "title": name, "kinds": []})
+        files = sum(row[k] for k in FILES)
+        group["kinds"].append({
+            **row,
+            "states": _bar(row, STATES, row["total"]),
+            "invalid_percent": 100.0 * row["invalid"] / row["total"] if row["total"] else 0.0,
+            "files": _bar(row, FILES, files),
+            "file_total": files,
+            "links": {key: table_url(row["kind"], ensemble=row["ensemble"], **filt) for key, filt in (
+                ("total", {}), *((s, {"state": s}) for s in STATES), ("invalid", {"valid": "false"}))},
+        })
+    return {"ensemble": ensemble, "rows": rows, "ensembles": list(groups.values()),
+            "states": STATES, "file_statuses": FILES}
+
+
+@bp.route("/dashboard")
+def index() -> Any:
+    """Completion per ensemble (``?ensemble=`` for one)."""
+    return respond("dashboard/index.html", dashboard_context(request.args.get("ensemble") or None))

@@ -1,0 +1,32 @@
+"""The app's one connection to Neo4j: a :class:`~latteprov.store.Store` per app.
+
+The driver behind a Store is a thread-safe connection pool, so one Store serves every request
+of an app; each query runs in its own READ (or, for the write routes, WRITE) session that the
+Store opens and closes. Opening a driver per request would pay a connection and a
+connectivity check every time; so the Store lives as long as the app and :func:`close` ends
+it (``latteprov serve`` on exit, the tests' fixtures).
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from latteprov.store import Store
+
+_KEY = "latteprov_store"
+
+
+def get_store() -> Store:
+    """The Store of the current app, opened on first use."""
+    app = current_app._get_current_object()
+    store = app.extensions.get(_KEY)
+    if store is None:
+        store = app.extensions[_KEY] = Store(app.config["SETTINGS"])
+    return store
+
+
+def close(app: Flask) -> None:
+    """Close the app's Store (its driver and connection pool), if one was opened."""
+    store = app.extensions.pop(_KEY, None)
+    if store is not None:
+        store.close()
+

@@ -1,0 +1,23 @@
+// Suggestions for the search box: names and uids from the fulltext index, as the user types.
+(function () {
+  const input = document.getElementById("search");
+  const list = document.getElementById("search-suggestions");
+  if (!input || !list) return;
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (q.length < 2) return;
+    timer = setTimeout(async () => {
+      const response = await fetch(input.dataset.suggest + "?q=" + encodeURIComponent(q));
+      if (!response.ok) return;
+      const rows = await response.json();
+      list.replaceChildren(...rows.map((row) => {
+        const option = document.createElement("option");
+        option.value = row.name || row.uid;
+        option.label = row.kind + (row.ensemble ? " · " + row.ensemble : "");
+        return option;
+      }));
+    }, 150);
+  });
+})();
