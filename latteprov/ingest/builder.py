@@ -1,0 +1,143 @@
+"""Turning matched fields into graph rows: a node, its implied inputs, their DERIVED_FROM edges.
+
+A :class:`Builder` instantiates node specs of the conventions into a :class:`GraphBatch`.
+It remembers what it has built (keyed on the fields each spec depends on), so the shared
+inputs of many names (ensemble, actions, configurations) are built and emitted once, and it
+defers group inputs ("every propagator of this configuration ingested together") until all
+names are known.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from latteprov import graph
+from latteprov.graph import GraphBatch
+from latteprov.ingest.conventions import Conventions, InputSpec, NodeSpec
+
+
+def derived_key(step: str, input_uids: Iterable[str], params: dict | None = None) -> str:
+    """The ``inputs_key`` of a DerivedDataset: a digest of its step, sorted input uids and params."""
+    text = json.dumps({"step": step, "inputs": sorted(input_uids), "params": params or {}},
+                      sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class _Raw(dict):
+    """Field text for name formats: as written where known, else the value itself."""
+
+    def __init__(self, raw: dict[str, str], fields: dict[str, Any]) -> None:
+        super().__init__(raw)
+        self.fields = fields
+
+    def __missing__(self, key: str) -> str:
+        value = self.fields.get(key)
+        if value is None:
+            raise KeyError(key)
+        return str(value)
+
+
+@dataclass
+class _Pending:
+    """A group input to resolve once every name is known."""
+
+    uid: str
+    spec: NodeSpec
+    inp: InputSpec
+    fields: dict[str, Any]
+    raw: dict[str, str]
+
+
+class Builder:
+    """Builds nodes of one set of conventions into batches, each node and edge once."""
+
+    def __init__(self, conventions: Conventions) -> None:
+        self.conventions = conventions
+        self.batch = GraphBatch()
+        self._cache: dict[tuple, str] = {}
+        self._emitted: set[str] = set()
+        self._pending: list[_Pending] = []
+        # spec key -> group fields -> values -> uids: the members group inputs look for.
+        self._grouped: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+        for spec in conventions.nodes.values():
+            for inp in spec.inputs:
+                if inp.group:
+                    self._grouped[inp.node].add(inp.group)
+        self._members: dict[tuple[str, tuple[str, ...]], dict[tuple, list[str]]] = defaultdict(lambda: defaultdict(list))
+
+    def take(self) -> GraphBatch:
+        """The rows built since the last take (the caller writes them before building on)."""
+        batch, self.batch = self.batch, GraphBatch()
+        return batch
+
+    def build(self, spec: NodeSpec, fields: dict[str, Any], raw: dict[str, str] | None = None,
+              extra_inputs: Iterable[tuple[str, str]] = (), params: dict | None = None) -> str:
+        """The uid of the node ``spec`` means with these fields, building it and its inputs."""
+        f = dict(fields)
+        for prop, source in spec.fields.items():
+            f[prop] = f.get(source)
+        f.update(spec.set)
+        extra_inputs = tuple(extra_inputs)
+        key = (spec.key, tuple(f.get(u) for u in spec.uses), extra_inputs)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        raw = {k: v for k, v in (raw or {}).items() if k not in spec.set and k not in spec.fields}
+        links: list[tuple[str, str]] = list(extra_inputs)
+        groups: list[InputSpec] = []
+        for inp in spec.inputs:
+            if any(f.get(r) is None for r in inp.requires):
+                continue
+            if inp.group:
+                groups.append(inp)
+            else:
+                links.append((self.build(self.conventions.nodes[inp.node], f, raw), inp.role))
+        props = {p: f[source] for p, source in spec.props.items() if f.get(source) is not None}
+        name = self._name(spec, raw, f)
+        if spec.step:
+            keyed_params = dict(params or {})
+            if groups:  # group members are not known yet: the name stands for them
+                keyed_params["of"] = name
+            props.update(step=spec.step, inputs_key=derived_key(spec.step, [u for u, _ in links], keyed_params))
+            if params:
+                props["params"] = params
+        row = graph.entity(spec.kind, name=name, **props)
+        uid = row["uid"]
+        if uid not in self._emitted:
+            self._emitted.add(uid)
+            self.batch.entities.append(row)
+            for to, role in links:
+                self.batch.link(uid, to, role)
+            self._pending += [_Pending(uid, spec, inp, f, raw) for inp in groups]
+        for group in self._grouped.get(spec.key, ()):
+            self._members[(spec.key, group)][tuple(f.get(g) for g in group)].append(uid)
+        self._cache[key] = uid
+        return uid
+
+    def resolve_groups(self) -> int:
+        """Link every pending group input to its members (or imply one); the number of edges."""
+        edges = 0
+        pending, self._pending = self._pending, []
+        for p in pending:
+            members = self._members.get((p.inp.node, p.inp.group), {}).get(tuple(p.fields.get(g) for g in p.inp.group), [])
+            members = [m for m in dict.fromkeys(members) if m != p.uid]
+            if not members and p.inp.imply:
+                members = [self.build(self.conventions.nodes[p.inp.node], p.fields, p.raw)]
+            for member in members:
+                self.batch.link(p.uid, member, p.inp.role)
+            edges += len(members)
+        return edges
+
+    @staticmethod
+    def _name(spec: NodeSpec, raw: dict[str, str], fields: dict[str, Any]) -> str | None:
+        text = _Raw(raw, fields)
+        for pattern in spec.names:
+            try:
+                return pattern.format_map(text)
+            except (KeyError, ValueError):
+                continue
+        return None

@@ -1,0 +1,410 @@
+"""Naming conventions: which file names and HDF5 dataset paths mean which nodes.
+
+A convention file (TOML, or YAML with the same structure) declares named patterns
+(``[types]``), the ensemble tag map (``[ensembles]``), node specs (``[nodes.X]``: kind,
+file-name ``template`` in the ``parse`` library's format syntax, ``name`` formats for implied
+nodes, fixed values ``set``, renamed ``fields``, ``inputs``) and HDF5 ``[layouts.X]``. The
+built-in CalLat preset is ``callat.toml`` next to this module; ``docs/ingest.md`` documents
+the format. Facts that need arithmetic rather than a pattern (the MILC long tag's L, T, beta
+and sea masses; b5 and c5 from alpha5) are derived here, in :func:`Conventions.enrich`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+import parse
+import yaml
+
+from latteprov import model
+from latteprov.errors import InputError
+
+PRESET = "callat.toml"
+# Entity properties every kind has; a node's own properties come from its fields.
+BASE_PROPS = {"uid", "name", "kind", "state", "valid", "created_at", "ensemble"}
+_SPEC = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]+$")
+
+
+class ConventionError(InputError):
+    """A convention file is malformed or contradicts another."""
+
+
+class NameProblem(InputError):
+    """A name fits a template but cannot be turned into nodes (conflict, unknown ensemble ...)."""
+
+
+def _typed(pattern: str, convert: Any = str) -> Any:
+    return parse.with_pattern(pattern)(lambda text: convert(text))
+
+
+# Built-in types: plain numbers (faster than parse's generic ones) and the 'p'-for-point decimal.
+BUILTIN_TYPES = {
+    "d": _typed(r"[-+]?\d+", int),
+    "g": _typed(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", float),
+    "pdec": _typed(r"\d+(?:p\d+)?", lambda text: float(text.replace("p", "."))),
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a node links to one kind of input."""
+
+    node: str
+    role: str
+    group: tuple[str, ...] = ()    # link every node of `node` ingested together that agrees on these fields
+    imply: bool = True             # build the input from the fields (for groups: only when none is found)
+    requires: tuple[str, ...] = ()  # skip the input unless these fields are known
+
+
+@dataclass
+class NodeSpec:
+    """One kind of node a name or dataset can mean."""
+
+    key: str
+    kind: str
+    cls: type
+    template: str | None
+    parser: parse.Parser | None
+    names: tuple[str, ...]
+    fields: dict[str, str]
+    set: dict[str, Any]
+    inputs: tuple[InputSpec, ...]
+    step: str | None
+    origin: str
+    props: dict[str, str] = field(default_factory=dict)  # property -> field it is read from
+    uses: tuple[str, ...] = ()                           # fields that decide the node and its inputs
+
+    @property
+    def prefix(self) -> str:
+        """The literal text before the first placeholder (names are dispatched on it)."""
+        return (self.template or "").split("{", 1)[0]
+
+
+@dataclass
+class LayoutSpec:
+    """A dataset-path template inside HDF5 files and the node each dataset (or row) becomes."""
+
+    key: str
+    path: str
+    parser: parse.Parser
+    node: str | None
+    derived: str | None
+    meta_input: str | None
+    rows: str | None
+    index: bool
+    set: dict[str, Any]
+    origin: str
+
+
+@dataclass
+class Match:
+    """A file name matched to a node spec: typed fields and their text as written."""
+
+    spec: NodeSpec
+    fields: dict[str, Any]
+    raw: dict[str, str]
+
+
+@dataclass
+class Conventions:
+    """The merged conventions in force."""
+
+    nodes: dict[str, NodeSpec]
+    layouts: dict[str, LayoutSpec]
+    ensembles: dict[str, str]
+    _by_prefix: list[tuple[str, list[NodeSpec]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        groups: dict[str, list[NodeSpec]] = {}
+        for spec in self.nodes.values():
+            if spec.parser is not None:
+                groups.setdefault(spec.prefix, []).append(spec)
+        self._by_prefix = sorted(groups.items(), key=lambda item: -len(item[0]))
+        self._long_to_short = {long: short for short, long in self.ensembles.items()}
+
+    # -- names -------------------------------------------------------------------------------
+    def match(self, filename: str) -> Match | None:
+        """The node spec ``filename`` fits, with its fields; None when it fits none.
+
+        Two templates of different kinds fitting one name is a :class:`NameProblem`.
+        """
+        found: list[Match] = []
+        for prefix, specs in self._by_prefix:
+            if not filename.startswith(prefix):
+                continue
+            for spec in specs:
+                result = spec.parser.parse(filename)
+                if result is not None:
+                    raw = {k: filename[a:b] for k, (a, b) in result.spans.items()}
+                    found.append(Match(spec, dict(result.named), raw))
+        if not found:
+            return None
+        kinds = {m.spec.kind for m in found}
+        if len(kinds) > 1:
+            raise NameProblem(f"{filename}: fits templates of different kinds: "
+                              + ", ".join(f"{m.spec.key} ({m.spec.kind}, {m.spec.origin})" for m in found))
+        return found[0]
+
+    def layout(self, dataset: str) -> tuple[LayoutSpec, dict[str, Any]] | None:
+        """The layout a dataset path fits, with the fields of the path."""
+        for spec in self.layouts.values():
+            result = spec.parser.parse(dataset.strip("/"))
+            if result is not None:
+                return spec, {**spec.set, **result.named}
+        return None
+
+    # -- derived fields ----------------------------------------------------------------------
+    def enrich(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Add the fields a convention implies: short <-> long ensemble tag, what the long tag
+        encodes, b5/c5 from alpha5, the number of sinks of a source set, parity of a particle."""
+        out = dict(fields)
+        if out.get("long_tag") and not out.get("ensemble"):
+            short = self._long_to_short.get(out["long_tag"])
+            if short is None:
+                raise NameProblem(f"unknown MILC long tag {out['long_tag']!r}: give its short tag with --ensemble-map")
+            out["ensemble"] = short
+        if out.get("ensemble") and not out.get("long_tag") and out["ensemble"] in self.ensembles:
+            out["long_tag"] = self.ensembles[out["ensemble"]]
+        if out.get("long_tag"):
+            out.update((k, v) for k, v in decode_long_tag(out["long_tag"]).items() if k not in out)
+        if out.get("ensemble"):
+            out.update((k, v) for k, v in decode_short_tag(str(out["ensemble"])).items() if k not in out)
+        if out.get("alpha5") is not None and out.get("b5") is None:
+            alpha5 = float(out["alpha5"])
+            out["b5"], out["c5"] = (alpha5 + 1) / 2, (alpha5 - 1) / 2
+        if out.get("src_set") and out.get("nsnk") is None:
+            first, _, last = str(out["src_set"]).partition("-")
+            if first.isdigit() and last.isdigit():
+                out["nsnk"] = int(last) - int(first) + 1
+        if out.get("particle") and out.get("parity") is None:
+            out["parity"] = -1 if str(out["particle"]).endswith("_np") else 1
+        return out
+
+
+_LONG_2PLUS1PLUS1 = parse.compile("l{dims:d}f{nf:d}b{beta:d}m{ml}m{ms}m{mc}", extra_types=BUILTIN_TYPES)
+_LONG_2PLUS1 = parse.compile("l{dims:d}f{nf:d}b{beta:d}m{ml}m{ms}", extra_types=BUILTIN_TYPES)
+_SHORT = parse.compile("a{a}m{mpi:d}{suffix}", extra_types=BUILTIN_TYPES)
+
+
+def _digits_fraction(digits: str) -> float:
+    """MILC writes masses as the digits after the point: 0074 -> 0.0074, 440 -> 0.440."""
+    return int(digits) / 10 ** len(digits)
+
+
+@lru_cache(maxsize=1024)
+def decode_long_tag(long_tag: str) -> dict[str, Any]:
+    """L, T, flavours, beta and sea masses from a MILC long tag (empty if it is not one)."""
+    result = _LONG_2PLUS1PLUS1.parse(long_tag) or _LONG_2PLUS1.parse(long_tag)
+    if result is None:
+        return {}
+    named = result.named
+    dims = str(named["dims"])
+    half = len(dims) // 2
+    out = {"long_tag": long_tag, "nx": int(dims[:half]), "nt": int(dims[half:]),
+           "nf": "+".join(str(named["nf"])), "beta": named["beta"] / 100,
+           "ml": _digits_fraction(named["ml"]), "ms": _digits_fraction(named["ms"])}
+    if "mc" in named:
+        out["mc"] = _digits_fraction(named["mc"])
+    return out
+
+
+@lru_cache(maxsize=1024)
+def decode_short_tag(tag: str) -> dict[str, Any]:
+    """Approximate lattice spacing and pion mass from a short tag like a09m310 or a06m310L."""
+    result = _SHORT.parse(tag + " ")
+    if result is None or not result.named["a"].isdigit():
+        return {}
+    return {"a_fm": _digits_fraction(result.named["a"]), "mpi_mev": float(result.named["mpi"])}
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _read(path: Path | str, text: str | None = None) -> dict:
+    """A convention document as a dict (TOML, or YAML by extension)."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8") if text is None else text
+    except OSError as exc:
+        raise ConventionError(f"{name}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) if name.endswith((".yaml", ".yml")) else tomllib.loads(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConventionError(f"{name}: not valid {'YAML' if name.endswith(('.yaml', '.yml')) else 'TOML'}: "
+                              + str(exc).splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise ConventionError(f"{name}: expected a table of [types], [ensembles], [nodes.*], [layouts.*]")
+    unknown = set(data) - {"types", "ensembles", "nodes", "layouts"}
+    if unknown:
+        raise ConventionError(f"{name}: unknown section(s) {', '.join(sorted(unknown))}")
+    return data
+
+
+def read_ensemble_map(path: Path) -> dict[str, str]:
+    """Short -> long tags from a file of ``SHORT LONG`` (or ``SHORT = LONG``) lines."""
+    out: dict[str, str] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConventionError(f"{path}: cannot read: {exc.strerror}") from None
+    for lineno, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0].replace("=", " ").replace('"', " ").strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise ConventionError(f"{path}:{lineno}: expected 'SHORT_TAG LONG_TAG', got {line!r}")
+        out[parts[0]] = parts[1]
+    return out
+
+
+def load(paths: list[Path] | tuple[Path, ...] = (), ensemble_map: Path | None = None,
+         preset: bool = True) -> Conventions:
+    """The preset (unless ``preset`` is False) merged with the given convention files.
+
+    A node or layout key defined twice, or a short tag mapped to two long tags by two
+    convention files, is a :class:`ConventionError` naming both places; ``ensemble_map``
+    entries override the files' tags.
+    """
+    documents: list[tuple[str, dict]] = []
+    if preset:
+        text = resources.files("latteprov.ingest").joinpath(PRESET).read_text(encoding="utf-8")
+        documents.append((PRESET, _read(PRESET, text)))
+    documents += [(str(p), _read(p)) for p in paths]
+    types = dict(BUILTIN_TYPES)
+    ensembles: dict[str, tuple[str, str]] = {}
+    raw_nodes: dict[str, tuple[str, dict]] = {}
+    raw_layouts: dict[str, tuple[str, dict]] = {}
+    for origin, doc in documents:
+        for name, pattern in (doc.get("types") or {}).items():
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                raise ConventionError(f"{origin}: type {name}: bad pattern {pattern!r}: {exc}") from None
+            types[name] = _typed(str(pattern))
+        for short, long in (doc.get("ensembles") or {}).items():
+            if short in ensembles and ensembles[short][0] != long:
+                raise ConventionError(f"ensemble {short} maps to {ensembles[short][0]} ({ensembles[short][1]}) "
+                                      f"and to {long} ({origin})")
+            ensembles[short] = (str(long), origin)
+        for section, target in (("nodes", raw_nodes), ("layouts", raw_layouts)):
+            for key, body in (doc.get(section) or {}).items():
+                if key in target:
+                    raise ConventionError(f"duplicate {section[:-1]} name {key!r}: in {target[key][0]} and in {origin}")
+                if not isinstance(body, dict):
+                    raise ConventionError(f"{origin}: {section}.{key} must be a table")
+                target[key] = (origin, body)
+    nodes = {key: _node_spec(key, body, origin, types) for key, (origin, body) in raw_nodes.items()}
+    layouts = {key: _layout_spec(key, body, origin, types) for key, (origin, body) in raw_layouts.items()}
+    _check_references(nodes, layouts)
+    for spec in nodes.values():
+        _resolve_uses(spec, nodes, ())
+    tags = {short: long for short, (long, _) in ensembles.items()}
+    if ensemble_map is not None:
+        tags.update(read_ensemble_map(ensemble_map))  # the user's map is the last word
+    return Conventions(nodes, layouts, tags)
+
+
+def _compile(template: str, types: dict, where: str) -> parse.Parser:
+    try:
+        return parse.compile(template, extra_types=types, case_sensitive=True)
+    except (ValueError, KeyError, re.error) as exc:
+        raise ConventionError(f"{where}: bad template {template!r}: {exc}") from None
+
+
+def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
+    where = f"{origin}: nodes.{key}"
+    allowed = {"kind", "template", "name", "fields", "set", "inputs", "step"}
+    if set(body) - allowed:
+        raise ConventionError(f"{where}: unknown key(s) {', '.join(sorted(set(body) - allowed))}")
+    if "kind" not in body:
+        raise ConventionError(f"{where}: needs a kind")
+    try:
+        cls = model.kind_class(str(body["kind"]))
+    except InputError as exc:
+        raise ConventionError(f"{where}: {exc}") from None
+    if not issubclass(cls, model.Entity) or not cls.natural_key:
+        raise ConventionError(f"{where}: {cls.__name__} is not a concrete entity kind")
+    template = body.get("template")
+    names = body.get("name", [])
+    names = [names] if isinstance(names, str) else list(names)
+    if template:
+        stem = _SPEC.sub(r"{\1}", str(template))
+        # The node name is the file name without its extension (a literal suffix after the last field).
+        if not stem.endswith("}"):
+            stem = _EXTENSION.sub("", stem)
+        names.insert(0, stem)
+    if cls is model.DerivedDataset and not body.get("step"):
+        raise ConventionError(f"{where}: a DerivedDataset needs a step")
+    inputs = []
+    for item in body.get("inputs", []):
+        if not isinstance(item, dict) or "node" not in item or "role" not in item:
+            raise ConventionError(f"{where}: each input needs node and role")
+        extra = set(item) - {"node", "role", "group", "imply", "requires"}
+        if extra:
+            raise ConventionError(f"{where}: input {item['node']}: unknown key(s) {', '.join(sorted(extra))}")
+        inputs.append(InputSpec(str(item["node"]), str(item["role"]), tuple(item.get("group", ())),
+                                bool(item.get("imply", not item.get("group"))), tuple(item.get("requires", ()))))
+    fields = {str(k): str(v) for k, v in (body.get("fields") or {}).items()}
+    fixed = dict(body.get("set") or {})
+    defined = cls.defined_properties(aliases=False, rels=False)
+    for prop in (*fields, *fixed):
+        if prop not in defined:
+            raise ConventionError(f"{where}: {cls.__name__} has no property {prop!r}")
+    spec = NodeSpec(key, cls.__name__, cls, str(template) if template else None,
+                    _compile(str(template), types, where) if template else None,
+                    tuple(_SPEC.sub(r"{\1}", n) for n in names), fields, fixed, tuple(inputs),
+                    body.get("step"), origin)
+    own = [p for p in defined if p not in BASE_PROPS | {"step", "inputs_key", "params"}]
+    if not issubclass(cls, model.Action):
+        own.append("ensemble")  # per-ensemble entities carry their ensemble; shared actions do not
+    spec.props = {p: fields.get(p, p) for p in own}
+    return spec
+
+
+def _layout_spec(key: str, body: dict, origin: str, types: dict) -> LayoutSpec:
+    where = f"{origin}: layouts.{key}"
+    allowed = {"path", "node", "derived", "meta_input", "rows", "index", "set"}
+    if set(body) - allowed:
+        raise ConventionError(f"{where}: unknown key(s) {', '.join(sorted(set(body) - allowed))}")
+    if "path" not in body or not (body.get("node") or body.get("index")):
+        raise ConventionError(f"{where}: needs a path and a node (or index = true)")
+    return LayoutSpec(key, str(body["path"]), _compile(str(body["path"]).strip("/"), types, where),
+                      body.get("node"), body.get("derived"), body.get("meta_input"), body.get("rows"),
+                      bool(body.get("index")), dict(body.get("set") or {}), origin)
+
+
+def _check_references(nodes: dict[str, NodeSpec], layouts: dict[str, LayoutSpec]) -> None:
+    for spec in nodes.values():
+        for inp in spec.inputs:
+            if inp.node not in nodes:
+                raise ConventionError(f"{spec.origin}: nodes.{spec.key}: input {inp.node!r} is not a node")
+    for lay in layouts.values():
+        for ref in (lay.node, lay.derived, lay.meta_input):
+            if ref and ref not in nodes:
+                raise ConventionError(f"{lay.origin}: layouts.{lay.key}: {ref!r} is not a node")
+
+
+def _resolve_uses(spec: NodeSpec, nodes: dict[str, NodeSpec], path: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields a node's identity, name and inputs depend on (the builder caches on them)."""
+    if spec.key in path:
+        raise ConventionError(f"{spec.origin}: nodes.{spec.key}: inputs form a loop: {' -> '.join((*path, spec.key))}")
+    if spec.uses:
+        return spec.uses
+    used = set(spec.props.values())
+    for name in spec.names:
+        used.update(_SPEC.findall(name))
+    for inp in spec.inputs:
+        used.update(inp.group, inp.requires)
+        used.update(_resolve_uses(nodes[inp.node], nodes, (*path, spec.key)))
+    used -= set(spec.set)
+    spec.uses = tuple(sorted(used))
+    return spec.uses
