@@ -1,0 +1,1 @@
+"""latteprov's benchmark suite: ``python -m benchmarks --tier M`` (see docs/performance.md)."""

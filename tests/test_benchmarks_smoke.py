@@ -1,0 +1,55 @@
+"""The benchmark suite's agreement checks on tier S: Neo4j, SQLite, PostgreSQL and the
+file-name baseline give the same answers (correctness only; timings are benchmarks/' job).
+
+PostgreSQL is started here as a throwaway cluster; without it this test fails, it does not skip.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from latteprov import synth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import relational, suite  # noqa: E402
+from benchmarks.filenames import FileList  # noqa: E402
+
+
+def file_list(tier: str, seed: int) -> FileList:
+    return FileList(list(synth.names(tier, seed)),
+                    {e.tag: e.long_tag for e in synth.ensembles(synth.TIERS[tier].ensembles)})
+
+
+def test_every_system_gives_the_same_answers_on_tier_s(store, tmp_path) -> None:
+    synth.write(store, "S", 0)
+    with relational.sqlite(tmp_path / "s.sqlite") as lite, relational.postgres_cluster() as conninfo, \
+            relational.postgres(conninfo) as pg:
+        relational.load([lite, pg], synth.campaign("S", 0))
+        res = suite.agreement(store, "S", 0, [lite, pg], file_list("S", 0))
+    assert {"lineage of a correlator: PostgreSQL", "downstream of a configuration: regex over file names",
+            "status aggregation: SQLite", "invalidate a fermion action: PostgreSQL",
+            "status after invalidation: PostgreSQL"} <= set(res.checks)
+    assert res.facts["invalidated entities"] > 100
+    assert store.run_text("MATCH (n:Entity {valid: false}) RETURN count(n) AS n")[0]["n"] \
+        == res.facts["invalidated entities"]
+
+
+def test_a_lost_derivation_row_is_caught(store, tmp_path) -> None:
+    synth.write(store, "S", 0)
+    with relational.sqlite(tmp_path / "s.sqlite") as lite:
+        relational.load([lite], synth.campaign("S", 0))
+        lite.conn.execute("DELETE FROM derivation WHERE role = 'seqprop'")
+        lite.conn.commit()
+        with pytest.raises(suite.Disagreement, match="lineage of a correlator: SQLite"):
+            suite.agreement(store, "S", 0, [lite], file_list("S", 0))
+
+
+def test_a_file_missing_from_the_listing_is_caught(store) -> None:
+    synth.write(store, "S", 0)
+    names = list(synth.names("S", 0))
+    files = FileList([n for n in names if not n.startswith("prop_")],
+                     {e.tag: e.long_tag for e in synth.ensembles(2)})
+    with pytest.raises(suite.Disagreement, match="regex"):
+        suite.agreement(store, "S", 0, [], files)
