@@ -1,4 +1,5 @@
-"""``latteprov synth``: synthetic campaigns into the database or as file-name lists."""
+"""``latteprov export`` (the graph as neo4j-admin import files) and ``latteprov synth``
+(synthetic campaigns into the database or as file-name lists)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,10 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from latteprov import export as exporter
 from latteprov import synth
 from latteprov.cli.context import AppContext, pass_app
+from latteprov.cli.output import emit
 
 
 def _progress() -> Progress:
@@ -46,4 +49,17 @@ def synth_command(app: AppContext, tier: str, seed: int, write: bool, names_file
                f"{expected['edges']} edges expected)")
 
 
-COMMANDS: list[click.Command] = [synth_command]
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["neo4j-import"]), default="neo4j-import", show_default=True,
+              help="What to write: CSV node and relationship files for 'neo4j-admin database import'.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_app
+def export_command(app: AppContext, fmt: str, directory: Path) -> None:
+    """Export the graph into DIRECTORY (new or empty) for a bulk load elsewhere."""
+    result = exporter.neo4j_import(app.store, directory)
+    emit([{"file": name, "rows": rows} for name, rows in result.files.items()], "table",
+         title=f"{result.nodes} nodes, {result.relationships} relationships")
+    click.echo(f"load with: neo4j-admin database import full @{directory / 'import.args'} <database>")
+
+
+COMMANDS: list[click.Command] = [synth_command, export_command]
