@@ -86,15 +86,15 @@ def load_real_file(ctx: click.Context, app: AppContext) -> bool:
     return True
 
 
-def load(ctx: click.Context, app: AppContext, store: Store) -> dict:
-    """Schema, campaign, real file and the invalidation: everything the demo shows."""
+def load_campaign(store: Store) -> dict:
+    """Schema, the synthetic campaign and the invalidated configuration; the invalidation's
+    answer and the showcase 3-pt correlator (derived from that configuration)."""
     store.install_schema()
     click.echo(f"loading the tier-{TIER} synthetic campaign ({synth.batch_count(TIER)} batches) ...", err=True)
     synth.write(store, TIER)
-    real = load_real_file(ctx, app)
     story = invalidate.invalidate(store, BAD_CONFIG, REASON, "demo")
     showcase = find.find(store, "Baryon3pt", find.parse_filters(SHOWCASE_FILTERS), limit=1)[0]
-    return {"real_file": real, "invalidated": story, "showcase": showcase}
+    return {"invalidated": story, "showcase": showcase}
 
 
 @click.command()
@@ -107,7 +107,8 @@ def demo(app: AppContext, ctx: click.Context, host: str, port: int, no_serve: bo
     """Start Neo4j if needed, load a synthetic campaign and a real file, invalidate one
     configuration, then serve the web app."""
     store = ensure_database(app)
-    loaded = load(ctx, app, store)
+    loaded = load_campaign(store)
+    load_real_file(ctx, app)
     story, showcase = loaded["invalidated"], loaded["showcase"]
     click.echo(f"\ndatabase: {app.settings.uri}")
     click.echo(f"invalidated {BAD_CONFIG} and the {story['total'] - 1} products derived from it ({REASON!r})")
