@@ -5,7 +5,7 @@
 CALL () {
   UNWIND $tags AS tag
   MATCH (e:Ensemble {tag: tag})
-  RETURN collect(e {.tag, .nx, .nt, .ml, .ms, .mc}) AS ensembles
+  RETURN collect(properties(e)) AS ensembles
 }
 CALL () {
   UNWIND $uids AS u
