@@ -58,8 +58,12 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
         return len(nodes) + len(edges) + len(summaries)
 
     while frontier and not truncated:
-        rows = store.read("web_neighbours", uids=frontier, open=open_groups, fanout=fanout,
-                          limit=max(max_elements - size(), 1))
+        # Each new neighbour costs a node and an edge: ask only about as many frontier nodes
+        # as the remaining budget can show, so a wide last hop does not query what gets cut.
+        budget = max_elements - size()
+        if len(frontier) > budget // 2 + 1:
+            frontier, truncated = frontier[:budget // 2 + 1], True
+        rows = store.read("web_neighbours", uids=frontier, open=open_groups, fanout=fanout, limit=max(budget, 1))
         done.update(frontier)
         found: list[str] = []
         for row in rows:

@@ -43,6 +43,8 @@
         "curve-style": "bezier", "arrow-scale": 0.8, "label": "data(role)", "font-size": 7, "color": "#777",
         "text-rotation": "autorotate" } },
       { selector: "edge.to-summary", style: { "line-style": "dashed", "label": "" } },
+      { selector: "edge.big", style: { "label": "", "curve-style": "straight" } },
+      { selector: "node.big", style: { "min-zoomed-font-size": 7 } },
     ],
   });
   window.cy = cy;
@@ -116,6 +118,8 @@
     cy.batch(() => {
       cy.elements().remove();
       cy.add(elements(data));
+      // Big views: no edge labels and no labels too small to read, which keeps drawing fast.
+      cy.elements().toggleClass("big", cy.elements().length > 300);
     });
     // Inputs on the left, products to the right; label sizes count, so names never overlap.
     const layout = cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 6, rankSep: 70, edgeSep: 4,

@@ -1,0 +1,36 @@
+"""``latteprov demo --no-serve``: the campaign loaded, one configuration invalidated, the URL and
+three commands printed; and a second run changes nothing and does not fail."""
+from __future__ import annotations
+
+import re
+
+from latteprov import lineage
+from latteprov.cli import demo
+
+
+def graph_size(store) -> tuple[int, int, int]:
+    nodes = store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    edges = store.run_text("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
+    events = store.run_text("MATCH (i:Invalidation) RETURN count(i) AS n")[0]["n"]
+    return nodes, edges, events
+
+
+def test_demo_loads_invalidates_and_prints_where_to_look(cli, store) -> None:
+    result = cli("demo", "--no-serve", "--port", "5123")
+    assert result.exit_code == 0, result.output
+    url = re.search(r"http://127\.0\.0\.1:5123/graph\?node=(Baryon3pt:\w+)", result.output)
+    assert url, result.output
+    showcase = lineage.details(store, url.group(1))["node"]
+    assert showcase["kind"] == "Baryon3pt" and showcase["valid"] is False
+    assert lineage.details(store, demo.BAD_CONFIG)["node"]["valid"] is False
+    assert f"latteprov lineage {url.group(1)}" in result.output and "latteprov status" in result.output
+    assert store.run_text("MATCH (e:Ensemble) RETURN count(e) AS n")[0]["n"] >= 2
+
+
+def test_demo_twice_is_idempotent(cli, store) -> None:
+    assert cli("demo", "--no-serve").exit_code == 0
+    first = graph_size(store)
+    again = cli("demo", "--no-serve")
+    assert again.exit_code == 0, again.output
+    assert graph_size(store) == first  # same nodes, edges and one invalidation event
+    assert first[2] == 1
