@@ -3,7 +3,8 @@
 __version__ = "0.1.0"
 
 # The job-script API, imported on first use so that ``import latteprov`` stays cheap.
-_LAZY = {"run": ("latteprov.record", "run"), "declare": ("latteprov.record", "declare")}
+_LAZY = {"run": ("latteprov.record", "run"), "declare": ("latteprov.record", "declare"),
+         "step": ("latteprov.ingest.step", "step")}
 
 
 def __getattr__(name: str) -> object:

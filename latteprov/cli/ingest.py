@@ -40,7 +40,7 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
         yield lambda n: progress.advance(task, n)
 
 
-def report_problems(problems: list[str], failed_what: str) -> None:
+def report_problems(problems: list[str]) -> None:
     """One line per problem on stderr; exit 1 when there were any."""
     for line in problems:
         click.echo(f"error: {line}", err=True)
@@ -86,7 +86,67 @@ def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, convention_
         click.echo(f"{report.unmatched} names fit no template, e.g. {', '.join(report.unmatched_examples)}", err=True)
     for conflict in w.conflicts[:10]:
         click.echo(f"warning: {conflict}", err=True)
-    report_problems(report.problems, "names")
+    report_problems(report.problems)
 
 
-COMMANDS: list[click.Command] = [ingest]
+@ingest.command("h5")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--ensemble", help="Ensemble tag of collected files (default: from the file name, a15m310-devel.h5 -> a15m310).")
+@click.option("--stream", help="Stream of collected files (default: the layout's).")
+@click.option("--checksum", is_flag=True, help="Add a streamed sha256 of each file.")
+@with_conventions
+@pass_app
+def ingest_h5(app: AppContext, files: tuple[str, ...], ensemble, stream, checksum, convention_files, ensemble_map) -> None:
+    """Record the correlators in HDF5 FILES, and the lineage their `meta` attributes name."""
+    from latteprov.ingest.h5 import ingest_h5 as run
+
+    conv = _conventions(convention_files, ensemble_map)
+    with progress_bar("files", len(files)) as advance:
+        report = run(app.store, conv, files, ensemble=ensemble, stream=stream, checksum=checksum, advance=advance)
+    w = report.written
+    click.echo(f"{report.ingested} of {report.files} files ingested: {w.entities_created} nodes created, "
+               f"{w.entities_matched} already known, {w.edges_written} edges; {len(report.problems)} failed")
+    report_problems(report.problems)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--tape-listing", type=click.Path(exists=True, dir_okay=False),
+              help="Output of 'hsi ls -l' (or one path per line): files listed are on tape.")
+@click.option("--expected-sizes", type=click.Path(exists=True, dir_okay=False),
+              help="Lines 'PATTERN SIZE' (shell pattern on the file name): smaller files are wrong_size.")
+@pass_app
+def scan(app: AppContext, paths: tuple[str, ...], tape_listing, expected_sizes) -> None:
+    """Refresh the status of the DataFiles under PATHS (all DataFiles of this host when none)."""
+    from latteprov.ingest.scan import scan as run
+
+    with progress_bar("files", None) as advance:
+        report = run(app.store, paths, tape_listing=tape_listing, expected_sizes=expected_sizes, advance=advance)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+    click.echo(f"{report.files} files scanned in {report.seconds:.1f} s ({counts or 'none'})")
+
+
+@click.group()
+def derive() -> None:
+    """Recorded post-processing that writes HDF5 with `meta` lineage."""
+
+
+def _derive_command(name: str, help_text: str) -> click.Command:
+    @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write.")
+    @with_conventions
+    @pass_app
+    def command(app: AppContext, inputs, output, convention_files, ensemble_map) -> None:
+        from latteprov.ingest import derive as steps
+
+        result = getattr(steps, name)(app.store, _conventions(convention_files, ensemble_map), list(inputs), output)
+        click.echo(f"{output}: {len(result.datasets)} datasets from {result.inputs} inputs, run {result.run}")
+
+    command.__doc__ = help_text
+    return derive.command(name)(command)
+
+
+_derive_command("average", "Average the per-source correlators of INPUTS over sources into OUTPUT.")
+_derive_command("concatenate", "Stack the per-configuration correlators of INPUTS into OUTPUT with cfgs_srcs.")
+
+COMMANDS: list[click.Command] = [ingest, scan, derive]

@@ -32,6 +32,7 @@ PRESET = "callat.toml"
 # Entity properties every kind has; a node's own properties come from its fields.
 BASE_PROPS = {"uid", "name", "kind", "state", "valid", "created_at", "ensemble"}
 _SPEC = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_SPEC_TYPES = re.compile(r"\{(\w+)(?::([^}]*))?\}")
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]+$")
 
 
@@ -104,6 +105,17 @@ class LayoutSpec:
     index: bool
     set: dict[str, Any]
     origin: str
+    average: str | None = None      # layout `derive average` writes the mean over sources to
+    concatenate: str | None = None  # layout `derive concatenate` stacks configurations into
+
+    def format(self, fields: dict[str, Any]) -> str:
+        """The dataset path of this layout for these fields (``pdec`` values written with p)."""
+        values = {k: str(v).replace(".", "p") if spec == "pdec" else v
+                  for k, spec in _SPEC_TYPES.findall(self.path) for v in [fields.get(k)]}
+        missing = [k for k, v in values.items() if v is None]
+        if missing:
+            raise InputError(f"layout {self.key} needs {', '.join(missing)}")
+        return _SPEC.sub(r"{\1}", self.path).format_map(values)
 
 
 @dataclass
@@ -372,14 +384,15 @@ def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
 
 def _layout_spec(key: str, body: dict, origin: str, types: dict) -> LayoutSpec:
     where = f"{origin}: layouts.{key}"
-    allowed = {"path", "node", "derived", "meta_input", "rows", "index", "set"}
+    allowed = {"path", "node", "derived", "meta_input", "rows", "index", "set", "average", "concatenate"}
     if set(body) - allowed:
         raise ConventionError(f"{where}: unknown key(s) {', '.join(sorted(set(body) - allowed))}")
     if "path" not in body or not (body.get("node") or body.get("index")):
         raise ConventionError(f"{where}: needs a path and a node (or index = true)")
     return LayoutSpec(key, str(body["path"]), _compile(str(body["path"]).strip("/"), types, where),
                       body.get("node"), body.get("derived"), body.get("meta_input"), body.get("rows"),
-                      bool(body.get("index")), dict(body.get("set") or {}), origin)
+                      bool(body.get("index")), dict(body.get("set") or {}), origin,
+                      body.get("average"), body.get("concatenate"))
 
 
 def _check_references(nodes: dict[str, NodeSpec], layouts: dict[str, LayoutSpec]) -> None:
@@ -391,6 +404,9 @@ def _check_references(nodes: dict[str, NodeSpec], layouts: dict[str, LayoutSpec]
         for ref in (lay.node, lay.derived, lay.meta_input):
             if ref and ref not in nodes:
                 raise ConventionError(f"{lay.origin}: layouts.{lay.key}: {ref!r} is not a node")
+        for ref in (lay.average, lay.concatenate):
+            if ref and ref not in layouts:
+                raise ConventionError(f"{lay.origin}: layouts.{lay.key}: {ref!r} is not a layout")
 
 
 def _resolve_uses(spec: NodeSpec, nodes: dict[str, NodeSpec], path: tuple[str, ...]) -> tuple[str, ...]:
