@@ -224,3 +224,73 @@ def test_users_cli_refuses_mismatch_short_password_and_bad_names(cli, store) -> 
     bad = cli("users", "add", "x'}) DETACH DELETE n //", input=f"{PASSWORD}\n{PASSWORD}\n")
     assert bad.exit_code == 1 and "bad username" in bad.output
     assert [u["username"] for u in users.list_users(store)] == ["carol"]
+
+
+# -- the same rules through the real app ------------------------------------------------------
+@pytest.fixture
+def chain(store) -> list[str]:
+    from latteprov import graph
+
+    batch = graph.GraphBatch()
+    uids = [batch.add("QuarkSmearing", name=n, radius=float(i), steps=i) for i, n in enumerate("abc")]
+    batch.link(uids[1], uids[0], "input")
+    batch.link(uids[2], uids[1], "input")
+    graph.write(store, batch)
+    return uids
+
+
+def web_app(settings, **config):
+    from latteprov.web import create_app
+
+    return create_app({"SETTINGS": settings, "TESTING": True, "SECRET_KEY": "test", "ALLOW_WRITES": True, **config})
+
+
+def valid(store, uid: str) -> bool:
+    return store.run_text("MATCH (n:Entity {uid: $uid}) RETURN n.valid AS v", uid=uid)[0]["v"]
+
+
+def test_web_reader_cannot_invalidate(settings, accounts, chain, store) -> None:
+    client = web_app(settings).test_client()
+    login(client, accounts["reader"])
+    response = client.post(f"/node/{chain[0]}/invalidate", data={"reason": "bad", "csrf_token": token(client)})
+    assert response.status_code == 403
+    assert valid(store, chain[0])
+
+
+def test_web_invalidate_without_csrf_token_is_refused(settings, accounts, chain, store) -> None:
+    client = web_app(settings).test_client()
+    login(client, accounts["writer"])
+    response = client.post(f"/node/{chain[0]}/invalidate", data={"reason": "bad"})
+    assert response.status_code == 400
+    assert valid(store, chain[0])
+
+
+def test_web_writer_invalidates_and_revalidates(settings, accounts, chain, store) -> None:
+    client = web_app(settings).test_client()
+    login(client, accounts["writer"])
+    response = client.post(f"/node/{chain[0]}/invalidate", data={"reason": "bad plaquette", "csrf_token": token(client)})
+    assert response.status_code == 302
+    assert not any(valid(store, uid) for uid in chain)  # downstream too
+    by = store.run_text("MATCH (:Entity {uid: $uid})-[:INVALIDATED_BY]->(i) RETURN i.by AS by", uid=chain[0])
+    assert by == [{"by": accounts["writer"]}]
+    client.post(f"/node/{chain[0]}/revalidate", data={"csrf_token": token(client)},
+                headers={"X-CSRFToken": token(client)})
+    assert all(valid(store, uid) for uid in chain)
+
+
+def test_web_read_only_mode_has_no_write_routes(settings, accounts) -> None:
+    app = web_app(settings, READ_ONLY=True)
+    assert not [r.rule for r in app.url_map.iter_rules() if r.methods & {"POST", "PUT", "PATCH", "DELETE"}
+                and not r.rule.startswith("/auth/")]
+    assert any(r.rule.startswith("/api/find") for r in app.url_map.iter_rules())
+
+
+def test_web_anonymous_visitors_must_log_in_unless_anonymous_read(settings, chain) -> None:
+    closed = web_app(settings).test_client()
+    assert closed.get(f"/node/{chain[0]}").status_code == 302
+    assert closed.get(f"/api/node/{chain[0]}").status_code == 401
+    assert closed.get("/api/openapi.json").status_code == 200  # the description holds no data
+    open_ = web_app(settings, ANONYMOUS_READ=True).test_client()
+    assert open_.get(f"/api/node/{chain[0]}").status_code == 200
+    write = open_.post(f"/node/{chain[0]}/invalidate", data={"reason": "x", "csrf_token": token(open_)})
+    assert write.status_code == 302 and "/auth/login" in write.headers["Location"]
