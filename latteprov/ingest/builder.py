@@ -104,7 +104,7 @@ class Builder:
                 keyed_params["of"] = name
             props.update(step=spec.step, inputs_key=derived_key(spec.step, [u for u, _ in links], keyed_params))
             if params:
-                props["params"] = params
+                props["params"] = json.dumps(params, sort_keys=True, default=str)
         row = graph.entity(spec.kind, name=name, **props)
         uid = row["uid"]
         if uid not in self._emitted:

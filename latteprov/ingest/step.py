@@ -138,6 +138,7 @@ def _record_output(run: record.Recorder, step_name: str, path: str, used: list[s
         for dataset, ds in datasets:
             keyed = {"file": base, "dataset": dataset, "params": params}
             uid = run.output("DerivedDataset", name=f"{base}:{dataset}", inputs={"input": used}, step=step_name,
-                             inputs_key=derived_key(step_name, used, keyed), params=params)
+                             inputs_key=derived_key(step_name, used, keyed),
+                             params=json.dumps(params, sort_keys=True, default=str))
             run.file(uid, Path(path).resolve(), host=datafiles.host(), dataset=dataset, shape=str(ds.shape),
                      dtype=str(ds.dtype))
