@@ -104,7 +104,8 @@ class Recorder:
         uid = batch.add(kind, name=name, state="running", **props)
         self._outputs.add(uid)
         for used in dict.fromkeys(_derivations(batch, uid, inputs)):
-            batch.link(self.uid, used, type="USED")
+            if used not in self._outputs:  # a run does not "use" what it made itself
+                batch.link(self.uid, used, type="USED")
         batch.link(uid, self.uid, type="GENERATED_BY")
         self._sink.progress("output", batch)
         self._pending.extend(batch)
