@@ -69,7 +69,7 @@ class SpoolWriter:
 
     def __init__(self, directory: Path, label: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M%S%f")
+        stamp = graph.now().strftime("%Y%m%dT%H%M%S%fZ")  # UTC: names sort in time order across hosts
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)[:60]
         self.path = directory / f"{stamp}-{socket.gethostname()}-{os.getpid()}-{safe}{SUFFIX}"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o640)
