@@ -6,6 +6,7 @@ Screenshots of the graph page and the dashboard go to ``$LATTEPROV_SCREENSHOTS``
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -162,3 +163,28 @@ def test_table_filter_box_filters_on_the_server(page, server, campaign, session_
     configs = [int(c) for c in page.locator(f"#table tbody td:nth-child({column})").all_inner_texts()]
     assert configs == sorted(configs) and len(configs) == min(expected, 50)
     assert page.input_value("input[name='f.current']") == "V4"  # the filters survive sorting
+
+
+def test_search_box_suggests_names_and_opens_the_graph(page, server, campaign) -> None:
+    page.goto(f"{server}/dashboard")
+    page.fill("#search", "formfac_a09m310_e_305")
+    page.wait_for_function("document.querySelectorAll('#search-suggestions option').length > 0")
+    options = page.eval_on_selector_all("#search-suggestions option", "os => os.map(o => o.value)")
+    assert options and all(o.startswith("formfac_a09m310_e_305") for o in options)
+    page.fill("#search", campaign["showcase"]["uid"])
+    page.press("#search", "Enter")
+    page.wait_for_function(READY)
+    assert page.evaluate(f"cy.$id('{campaign['showcase']['uid']}').length") == 1
+
+
+def test_view_downloads_as_json_and_png(page, server, campaign) -> None:
+    page.goto(f"{server}/graph?node={campaign['showcase']['uid']}")
+    page.wait_for_function(READY)
+    with page.expect_download() as download:
+        page.click("#download-json")
+    saved = json.loads(Path(download.value.path()).read_text())
+    assert saved["root"] == campaign["showcase"]["uid"] and len(saved["nodes"]) == drawn(page)["nodes"]
+    with page.expect_download() as download:
+        page.click("#download-png")
+    assert download.value.suggested_filename.endswith(".png")
+    assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
