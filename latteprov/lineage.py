@@ -91,23 +91,25 @@ def downstream(store: Store, ident: str, depth: int | None = None, kinds: Iterab
     rows = store.read("downstream", uid=uid)
     if not rows:
         raise NotFound(f"{ident!r} is not a data product (nothing derives from it)")
-    nodes = [node_json(row["node"], row["labels"]) for row in rows]
-    edges = [{"from": d["from"], "to": row["node"]["uid"], "type": "DERIVED_FROM", "role": d["role"]}
+    skeleton = [{"uid": r["uid"], "kind": r["kind"], "labels": r["labels"]} for r in rows]
+    edges = [{"from": d["from"], "to": row["uid"], "type": "DERIVED_FROM", "role": d["role"]}
              for row in rows for d in row["derivatives"]]
     adjacency: dict[str, list[str]] = {}
     for e in edges:
         adjacency.setdefault(e["to"], []).append(e["from"])
-    graph = _trim({"root": uid, "nodes": nodes, "edges": edges}, adjacency, depth, kinds)
-    below = [n for n in graph["nodes"] if n["uid"] != uid]
-    counts = Counter(n["kind"] for n in below)
+    graph = _trim({"root": uid, "nodes": skeleton, "edges": edges}, adjacency, depth, kinds)
+    counts = Counter(n["kind"] for n in graph["nodes"] if n["uid"] != uid)
     graph["summary"] = [{"kind": k, "count": c} for k, c in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0]))]
     graph["truncated"] = not all_nodes and len(graph["nodes"]) > FANOUT_LIMIT
     if graph["truncated"]:
         hops = depths(uid, adjacency)
-        nearest = sorted(graph["nodes"], key=lambda n: (hops[n["uid"]], n["kind"], n["name"] or ""))[:FANOUT_LIMIT]
+        nearest = sorted(graph["nodes"], key=lambda n: (hops[n["uid"]], n["kind"], n["uid"]))[:FANOUT_LIMIT]
         keep = {n["uid"] for n in nearest}
         graph["nodes"] = nearest
         graph["edges"] = [e for e in graph["edges"] if e["from"] in keep and e["to"] in keep]
+    full = {n["uid"]: n for n in (node_json(r["node"], r["labels"]) for r in
+                                  store.read("nodes_by_uid", uids=[n["uid"] for n in graph["nodes"]]))}
+    graph["nodes"] = [full[n["uid"]] for n in graph["nodes"]]
     return graph
 
 
