@@ -38,10 +38,11 @@ def table(res: suite.Results) -> Table:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--tier", default="M", choices=[*synth.TIERS, *map(str.lower, synth.TIERS)])
+    parser.add_argument("--tier", default="M", help="S, M, L, XL, or NAME/k for the first 1/k of its configurations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="JSON file (default benchmarks/results/tier-<T>-<time>.json)")
     args = parser.parse_args()
+    synth.tier_shape(args.tier)
     console = Console(width=None if sys.stdout.isatty() else 220)
     started = time.time()
     res = suite.run(args.tier, args.seed, say=lambda msg: console.log(msg))
@@ -49,7 +50,7 @@ def main() -> None:
     res.facts["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     console.print(table(res))
     console.print(f"{len(res.checks)} agreement checks passed: " + "; ".join(res.checks))
-    out = args.out or RESULTS / f"tier-{res.tier}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(started))}.json"
+    out = args.out or RESULTS / f"tier-{res.tier.replace('/', 'of')}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(started))}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res.to_json(), indent=2, default=str))
     console.print(f"written {out}")

@@ -189,7 +189,7 @@ def agreement(store: Store, tier: str, seed: int, sql: list[relational.Relationa
     same questions; raise :class:`Disagreement` on any difference."""
     res = res or Results(tier, seed)
     rng = random.Random(seed)
-    n = SAMPLES[tier.upper()] if timing else SMOKE_SAMPLES
+    n = SAMPLES[tier.upper().partition("/")[0]] if timing else SMOKE_SAMPLES
     expected = synth.counts(tier)
     counts = store.read("bench_counts")[0]
     res.agree("campaign written whole: node and edge counts", (expected["nodes"], expected["edges"]),
@@ -202,7 +202,7 @@ def agreement(store: Store, tier: str, seed: int, sql: list[relational.Relationa
             systems[db.name] = getattr(db, method)
         return systems
 
-    correlator = "Baryon3pt" if synth.TIERS[tier.upper()].tseps else "Baryon2pt"
+    correlator = "Baryon3pt" if synth.tier_shape(tier).tseps else "Baryon2pt"
     questions = _sample(store, correlator, n, rng)
     regex = files.lineage_3pt if correlator == "Baryon3pt" else None
     _latencies(res, "lineage of a correlator", questions, with_sql(ask_lineage, "bench_ancestors", "ancestors"),
@@ -283,8 +283,8 @@ def naive_neomodel(store: Store, batches: list[graph.GraphBatch]) -> int:
     return len(nodes) + sum(len(b.edges) for b in batches)
 
 
-def _cli(*args: str, env: dict[str, str]) -> tuple[float, int, int]:
-    """Run ``latteprov ARGS`` as a child process; (seconds, peak RSS in bytes, exit code)."""
+def _cli(*args: str, env: dict[str, str]) -> tuple[float, int, float]:
+    """Run ``latteprov ARGS`` as a child process; (seconds, peak RSS in bytes, CPU seconds)."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         # wait4 (not Popen.wait) gives this child's own peak RSS, whatever other children did.
@@ -296,7 +296,13 @@ def _cli(*args: str, env: dict[str, str]) -> tuple[float, int, int]:
         if proc.returncode:
             err.seek(0)
             raise RuntimeError(f"latteprov {' '.join(args)} failed: {err.read().decode(errors='replace').strip()[-400:]}")
-    return seconds, usage.ru_maxrss * 1024, proc.returncode
+    return seconds, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -367,16 +373,25 @@ def run(tier: str, seed: int = 0, say: Callable[[str], None] = print) -> Results
             with names_file.open() as src, head.open("w") as out:
                 taken = sum(1 for _, line in zip(range(NAMES_SAMPLE), src) if out.write(line))
             say(f"ingest names ({taken:,} of {count:,} names)")
-            seconds, rss, _ = _cli("ingest", "names", "--from-list", str(head), env=env)
+            seconds, rss, cpu = _cli("ingest", "names", "--from-list", str(head), env=env)
             res.add("ingest names", "latteprov ingest names", taken / seconds, "names/s",
-                    note=f"first {taken:,} of {count:,} names in {seconds:.1f} s, peak RSS {rss / 2**20:.0f} MB")
+                    note=f"first {taken:,} of {count:,} names in {seconds:.1f} s ({cpu:.0f} s client CPU), "
+                         f"peak RSS {rss / 2**20:.0f} MB")
             store.clear()
         else:
             res.add("ingest names", "latteprov ingest names", None, "names/s", note="not measured: module absent")
 
         say(f"bulk ingest ({expected['nodes']:,} nodes, {expected['edges']:,} edges)")
-        seconds, rss, _ = _cli("synth", "--tier", tier, "--seed", str(seed), "--write", env=env)
+        server_pid = manager.running(home).pid
+        server_cpu = _cpu_seconds(server_pid)
+        seconds, rss, client_cpu = _cli("synth", "--tier", tier, "--seed", str(seed), "--write", env=env)
+        server_cpu = _cpu_seconds(server_pid) - server_cpu
         rows = expected["nodes"] + expected["edges"]
+        # On a shared machine wall time measures the neighbours too; CPU time is ours alone.
+        res.facts["bulk ingest CPU seconds"] = {"client": round(client_cpu, 1), "server": round(server_cpu, 1),
+                                                "wall": round(seconds, 1)}
+        res.add("bulk ingest per CPU second", "client + server CPU", rows / (client_cpu + server_cpu), "rows/CPU-s",
+                note=f"client {client_cpu:.0f} s, Neo4j {server_cpu:.0f} s of CPU for {rows:,} rows")
         res.add("bulk ingest", "latteprov synth --write (graph.write)", rows / seconds, "rows/s",
                 "naive neomodel save()/connect()", naive_rate,
                 note=f"{rows:,} nodes+edges in {seconds:.1f} s; naive: {naive_rows:,} rows in {naive_seconds:.1f} s")
@@ -391,7 +406,7 @@ def run(tier: str, seed: int = 0, say: Callable[[str], None] = print) -> Results
         res.facts["relational load seconds"] = round(seconds, 1)
 
         files = FileList(names_file.read_text().splitlines(),
-                         {e.tag: e.long_tag for e in synth.ensembles(synth.TIERS[tier].ensembles)})
+                         {e.tag: e.long_tag for e in synth.ensembles(synth.tier_shape(tier).ensembles)})
         say("questions")
         agreement(store, tier, seed, [lite, pg], files, timing=True, res=res)
         for fig in res.figures:

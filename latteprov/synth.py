@@ -174,11 +174,16 @@ def _milc(mass: float) -> str:
     return f"{mass:.5f}".split(".")[1].rstrip("0")
 
 
-def _check_tier(tier: str) -> Tier:
-    try:
-        return TIERS[tier.upper()]
-    except KeyError:
-        raise InputError(f"unknown tier {tier!r}; known: {', '.join(TIERS)}") from None
+def tier_shape(tier: str) -> Tier:
+    """The shape of ``tier``: a name of :data:`TIERS`, or ``NAME/k`` for its first 1/k of the
+    configurations of every ensemble (a documented fraction when the full tier takes too long)."""
+    name, _, part = tier.upper().partition("/")
+    if name not in TIERS or (part and (not part.isdigit() or int(part) < 1)):
+        raise InputError(f"unknown tier {tier!r}; known: {', '.join(TIERS)} (or NAME/k for a fraction)")
+    shape = TIERS[name]
+    if not part:
+        return shape
+    return Tier(shape.ensembles, max(1, shape.configs // int(part)), shape.sources, shape.tseps)
 
 
 def _tseps(count: int) -> list[int]:
@@ -382,7 +387,7 @@ class _Config:
 
 
 def _configs(tier: str, seed: int) -> Iterator[tuple[GraphBatch | None, "_Config | None"]]:
-    shape = _check_tier(tier)
+    shape = tier_shape(tier)
     specs = ensembles(shape.ensembles)
     first, shared = _ensemble_batch(specs)
     yield first, None
@@ -410,7 +415,7 @@ def names(tier: str = "S", seed: int = 0) -> Iterator[str]:
 
 def counts(tier: str) -> dict:
     """Expected nodes and edges of the campaign (every configuration has the same shape)."""
-    shape = _check_tier(tier)
+    shape = tier_shape(tier)
     batches = _configs(tier, 0)
     first, _ = next(batches)
     one, _ = next(batches)
@@ -448,5 +453,5 @@ def write(store: Store, tier: str = "S", seed: int = 0, rows: int = 10_000,
 
 def batch_count(tier: str) -> int:
     """How many batches :func:`campaign` yields (the ensembles' batch and one per configuration)."""
-    shape = _check_tier(tier)
+    shape = tier_shape(tier)
     return 1 + shape.ensembles * shape.configs

@@ -147,3 +147,16 @@ def test_cli_writes_the_campaign(cli, store) -> None:
     assert result.exit_code == 0, result.output
     assert f"{synth.counts('S')['edges']} edges expected" in result.output
     assert store.run_text("MATCH (n:Entity) RETURN count(n) AS n")[0]["n"] > 500
+
+
+def test_a_fraction_of_a_tier_keeps_its_shape_with_fewer_configurations() -> None:
+    quarter, full = synth.counts("L/4"), synth.counts("L")
+    assert quarter["configs"] == synth.TIERS["L"].configs // 4
+    assert quarter["nodes_per_config"] == full["nodes_per_config"]
+    with pytest.raises(InputError, match="unknown tier 'L/0'"):
+        synth.tier_shape("L/0")
+
+
+def test_cli_refuses_an_unknown_tier_in_one_line(cli) -> None:
+    result = cli("synth", "--tier", "Q", "--write")
+    assert result.exit_code == 1 and "unknown tier 'Q'" in result.output and "Traceback" not in result.output

@@ -19,8 +19,8 @@ def _progress() -> Progress:
 
 
 @click.command("synth")
-@click.option("--tier", type=click.Choice(list(synth.TIERS), case_sensitive=False), default="S",
-              show_default=True, help="Campaign size (see docs/performance.md).")
+@click.option("--tier", default="S", show_default=True,
+              help="Campaign size: S, M, L or XL (docs/performance.md), or e.g. M/4 for a quarter of M's configurations.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of positions, states and file statuses.")
 @click.option("--write", "write", is_flag=True, help="Write the campaign into the database (bulk path).")
 @click.option("--names", "names_file", type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -30,6 +30,7 @@ def synth_command(app: AppContext, tier: str, seed: int, write: bool, names_file
     """Generate a deterministic synthetic campaign of TIER (S, M, L, XL)."""
     if write == (names_file is not None):
         raise click.UsageError("give exactly one of --write and --names FILE")
+    synth.tier_shape(tier)
     if names_file is not None:
         out = click.get_text_stream("stdout") if str(names_file) == "-" else names_file.open("w")
         with out:
