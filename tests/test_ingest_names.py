@@ -262,3 +262,19 @@ def test_bulk_rate_on_a_tier_m_like_list(store, preset, tmp_path: Path) -> None:
     # The rate is reported, not asserted: CI cores are shared and the figure would make it flaky.
     print(f"\n{len(names)} names in {elapsed:.1f} s: {len(names) / elapsed:,.0f} names/s")
     assert store.run_text("MATCH (n:OneToAll) RETURN count(n) AS n")[0]["n"] == sum(n.startswith("prop_") for n in names)
+
+
+def test_docs_convention_example_runs(cli, store, tmp_path: Path) -> None:
+    """docs/ingest.md's convention file example does what the text says."""
+    docs = Path(__file__).parent.parent / "docs" / "ingest.md"
+    text = docs.read_text(encoding="utf-8")
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "my-conventions.toml"
+    path.write_text(block)
+    result = cli("ingest", "names", "--conventions", path, "pion_a12m310_a_1005_x1y2z3t4.h5")
+    assert result.exit_code == 0, result.output
+    graph = lineage.lineage(store, "pion_a12m310_a_1005_x1y2z3t4")
+    names = {n["kind"]: n["name"] for n in graph["nodes"]}
+    assert names["Meson2pt"] == "pion_a12m310_a_1005_x1y2z3t4"
+    assert names["GaugeConfig"] == "l2464f211b600m0102m0509m635a.1005" and names["Ensemble"] == "a12m310"
+    assert {"GaugeAction", "Hisq"} <= set(names)
