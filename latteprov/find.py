@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from neomodel import BooleanProperty, DateTimeNeo4jFormatProperty, StructuredNode
@@ -71,6 +72,10 @@ def _typed(cls: type[StructuredNode], flt: Filter) -> Any:
             raise InputError(f"filter {flt}: {flt.value!r} is not a boolean (true or false)")
         return _BOOLEANS[flt.value.lower()]
     if isinstance(prop, DateTimeNeo4jFormatProperty):
+        try:
+            datetime.fromisoformat(flt.value)
+        except ValueError:
+            raise InputError(f"filter {flt}: {flt.value!r} is not an ISO date or time") from None
         return flt.value  # compared through datetime() in the query
     try:
         return model.coerce_props(cls, {flt.prop: flt.value})[flt.prop]

@@ -59,6 +59,11 @@ def test_booleans_and_choices(store, campaign) -> None:
         find.find(store, "Sequential", parse_filters(["state=finished"]))
 
 
+def test_datetimes_compare_as_datetimes(store, campaign) -> None:
+    assert len(found(store, "Ensemble", "created_at>2000-01-01")) == 2
+    assert found(store, "Ensemble", "created_at<2000-01-01T00:00:00+00:00") == []
+
+
 def test_order_limit_offset_and_count(store, campaign) -> None:
     names = found(store, "GaugeConfig", "flow_time=1.0", order_by="config", descending=True)
     assert [n.split(".")[1][:3] for n in names] == ["306", "306", "300", "300"]
@@ -71,6 +76,7 @@ def test_order_limit_offset_and_count(store, campaign) -> None:
     ("OneToAll", "origin_x>3", "no property 'origin_x'"),
     ("OneToAll", "x=abc", "x=abc"),
     ("Ensemble", "nx=1.5", "nx=1.5"),
+    ("Ensemble", "created_at>yesterday", "not an ISO date"),
     ("Quark", "x=1", "unknown kind 'Quark'"),
     ("WebUser", "username=admin", "cannot be searched"),
 ])

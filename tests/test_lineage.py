@@ -112,6 +112,13 @@ def test_details_name_inputs_files_runs_and_derivatives(store, campaign) -> None
     assert shown["invalidations"] == []
 
 
+def test_details_of_runs_and_files(store, campaign) -> None:
+    run = lineage.details(store, "run:solve-a09m310-300-x3y3z19t62")
+    assert run["node"]["kind"] == "Run" and run["inputs"] == [] and run["derivatives"] == 0
+    path = "/scratch/a09m310/prop/prop_a09m310_e_300_x3y3z19t62.lime"
+    assert lineage.details(store, path)["node"]["kind"] == "DataFile"
+
+
 # -- the CLI ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt, marker", [("tree", "seqprop: Sequential"), ("table", "Baryon3pt"),
                                          ("dot", "digraph provenance"), ("mermaid", "flowchart BT")])
