@@ -126,7 +126,7 @@ def openapi_document(allow_writes: bool = False) -> dict:
         "/api/downstream/{ident}": _get("Everything derived from the node (latteprov downstream)", "Graph",
                                         [IDENT, depth, kinds_param, _param("all", schema={"type": "boolean"})]),
         "/api/neighbourhood/{ident}": _get("The graph browser's bounded view", "Neighbourhood", [
-            IDENT, _param("hops", schema={"type": "integer", "minimum": 0, "maximum": graph.MAX_HOPS}),
+            IDENT, _param("hops", schema={"type": "integer", "minimum": 1, "maximum": graph.MAX_HOPS}),
             _param("expand", description="comma-separated uids grown by one more hop"),
             _param("open", description="comma-separated collapsed groups to open (uid|dir|kind)")]),
         "/api/search": _get("Search suggestions by name or uid prefix", "SearchResults",

@@ -44,8 +44,8 @@ def _node(raw: Any, labels: list[str], files: list[str | None]) -> dict:
 def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str] = (),
                   open_groups: Iterable[str] = (), fanout: int = 12, max_elements: int = 1000) -> dict:
     """The bounded view around ``ident``: nodes, edges, summary nodes of collapsed groups."""
-    if not 0 <= hops <= MAX_HOPS:
-        raise InputError(f"hops must be between 0 and {MAX_HOPS}, not {hops}")
+    if not 1 <= hops <= MAX_HOPS:
+        raise InputError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
     root = lineage.resolve(store, ident)
     expand, open_groups = [u for u in expand if u], sorted({g for g in open_groups if g})
     nodes: dict[str, dict] = {}
@@ -54,8 +54,8 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
     done: set[str] = set()
     frontier, level, truncated = [root], 0, False
 
-    def size() -> int:
-        return len(nodes) + len(edges) + len(summaries)
+    def size() -> int:  # what the page draws: a summary is a node and its edge
+        return len(nodes) + len(edges) + 2 * len(summaries)
 
     while frontier and not truncated:
         # Each new neighbour costs a node and an edge: ask only about as many frontier nodes
