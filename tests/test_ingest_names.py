@@ -254,14 +254,16 @@ def test_bulk_rate_on_a_tier_m_like_list(store, preset, tmp_path: Path) -> None:
     mapping = tmp_path / "ensembles.txt"
     mapping.write_text("".join(f"{e.tag} {e.long_tag}\n" for e in specs))
     conv = conventions.load(ensemble_map=mapping)
-    names = list(itertools.islice(synth.names("M", 0), 20_000))
+    names = list(itertools.islice(synth.names("M", 0), 10_000))
     started = time.perf_counter()
     report = ingest_names(store, conv, names)
     elapsed = time.perf_counter() - started
     assert report.matched == len(names) and not report.problems
     # The rate is reported, not asserted: CI cores are shared and the figure would make it flaky.
     print(f"\n{len(names)} names in {elapsed:.1f} s: {len(names) / elapsed:,.0f} names/s")
-    assert store.run_text("MATCH (n:OneToAll) RETURN count(n) AS n")[0]["n"] == sum(n.startswith("prop_") for n in names)
+    props = {n[:-5] for n in names if n.startswith("prop_")}
+    found = {r["name"] for r in store.run_text("MATCH (n:OneToAll) RETURN n.name AS name")}
+    assert props <= found  # plus the propagators implied by spectra whose own file is gone
 
 
 def test_docs_convention_example_runs(cli, store, tmp_path: Path) -> None:

@@ -76,16 +76,19 @@ def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *
     hostname = datafiles.host()
 
     def flush(force: bool = False) -> None:
-        if force or len(builder.batch) >= batch_size:
-            batch = builder.take()
-            # Entities and files first, then edges in slices: each slice only names rows
-            # already committed, so the tail after group resolution stays within batch_size.
-            head = graph.GraphBatch(entities=batch.entities, files=batch.files,
-                                    edges=[e for e in batch.edges if e["type"] == "STORED_AT"])
-            report.written += graph.write(store, head)
-            derived = [e for e in batch.edges if e["type"] != "STORED_AT"]
-            for start in range(0, len(derived), batch_size):
-                report.written += graph.write(store, graph.GraphBatch(edges=derived[start:start + batch_size]))
+        if not (force or len(builder.batch) >= batch_size):
+            return
+        batch = builder.take()
+        if len(batch) <= 2 * batch_size:
+            report.written += graph.write(store, batch)
+            return
+        # Group resolution can leave many edges at the end: entities and files first, then
+        # the edges in slices, each naming only rows already committed.
+        report.written += graph.write(store, graph.GraphBatch(
+            entities=batch.entities, files=batch.files, edges=[e for e in batch.edges if e["type"] == "STORED_AT"]))
+        derived = [e for e in batch.edges if e["type"] != "STORED_AT"]
+        for start in range(0, len(derived), batch_size):
+            report.written += graph.write(store, graph.GraphBatch(edges=derived[start:start + batch_size]))
 
     for i, (found, path) in enumerate(matched, 1):
         uid = builder.build(found.spec, found.fields, found.raw)
