@@ -129,6 +129,22 @@ def _plain(value: Any) -> Any:
 
 def _parse(text: str, label: str) -> list[tuple[Any, str]]:
     """The documents of a manifest text, each with its location (file, or file:line)."""
+    try:
+        return _parse_text(text, label)
+    except RecursionError:  # '[[[[...' a million deep: the parsers recurse per level
+        raise ManifestError(f"{label}: nested too deeply") from None
+
+
+def _refuse_yaml_aliases(text: str, label: str) -> None:
+    """Aliases (``*a``) let a few lines expand to billions of nodes ('billion laughs'); manifests need none."""
+    try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise ManifestError(f"{label}: YAML aliases (*name) are not accepted in manifests")
+    except yaml.YAMLError:
+        pass  # safe_load below reports the syntax error
+
+
+def _parse_text(text: str, label: str) -> list[tuple[Any, str]]:
     fmt = ("jsonl" if label.endswith((".jsonl", ".ndjson")) else
            "yaml" if label.endswith((".yaml", ".yml")) else
            "json" if label.endswith(".json") else None)
@@ -151,6 +167,7 @@ def _parse(text: str, label: str) -> list[tuple[Any, str]]:
                 except json.JSONDecodeError as exc:
                     raise ManifestError(f"{label}:{number}: not valid JSON: {exc}") from None
         return docs
+    _refuse_yaml_aliases(text, label)
     try:
         return [(_plain(yaml.safe_load(text)), label)]
     except yaml.YAMLError as exc:

@@ -89,6 +89,9 @@ def read_file(conventions: Conventions, path: str, *, ensemble: str | None = Non
         except (OSError, RuntimeError) as exc:
             raise H5Problem(f"cannot walk the file ({str(exc).splitlines()[0]})") from None
         for name, ds in datasets:
+            if isinstance(name, bytes):  # h5py hands back names that are not UTF-8 as bytes
+                problems.append(f"dataset {name!r}: name is not UTF-8")
+                continue
             try:
                 products[name] = _dataset(conventions, builder, ds, name, context, stream, abspath, hostname)
             except (LatteprovError, OSError, KeyError, ValueError) as exc:
