@@ -373,7 +373,11 @@ def run(tier: str, seed: int = 0, say: Callable[[str], None] = print) -> Results
             with names_file.open() as src, head.open("w") as out:
                 taken = sum(1 for _, line in zip(range(NAMES_SAMPLE), src) if out.write(line))
             say(f"ingest names ({taken:,} of {count:,} names)")
-            seconds, rss, cpu = _cli("ingest", "names", "--from-list", str(head), env=env)
+            ensemble_map = work / "ensembles.txt"  # the group's table of short and MILC long tags
+            ensemble_map.write_text("".join(f"{e.tag} {e.long_tag}\n"
+                                            for e in synth.ensembles(synth.tier_shape(tier).ensembles)))
+            seconds, rss, cpu = _cli("ingest", "names", "--from-list", str(head), "--ensemble-map",
+                                     str(ensemble_map), env=env)
             res.add("ingest names", "latteprov ingest names", taken / seconds, "names/s",
                     note=f"first {taken:,} of {count:,} names in {seconds:.1f} s ({cpu:.0f} s client CPU), "
                          f"peak RSS {rss / 2**20:.0f} MB")
