@@ -309,16 +309,15 @@ def _cpu_seconds(pid: int) -> float:
 def neo4j_server(heap: str = "2g", page_cache: str = "2g") -> Iterator[tuple[Store, Path]]:
     """A throwaway local Neo4j (temp home, free port, no auth): a store on it and its home."""
     home = Path(tempfile.mkdtemp(prefix="latteprov-bench-"))
-    info, _ = manager.start(home, load_settings().cache_dir, port=manager.free_port(), auth=False,
-                            heap=heap, page_cache=page_cache)
-    settings = load_settings({"NEO4J_URI": info.uri, "LATTEPROV_DATA_DIR": str(home / "data"),
-                              "LATTEPROV_CONFIG": str(home / "none.toml")})
-    store = Store(settings)
     try:
-        store.install_schema()
-        yield store, home
+        info, _ = manager.start(home, load_settings().cache_dir, port=manager.free_port(), auth=False,
+                                heap=heap, page_cache=page_cache)
+        settings = load_settings({"NEO4J_URI": info.uri, "LATTEPROV_DATA_DIR": str(home / "data"),
+                                  "LATTEPROV_CONFIG": str(home / "none.toml")})
+        with Store(settings) as store:
+            store.install_schema()
+            yield store, home
     finally:
-        store.close()
         manager.stop(home)
         shutil.rmtree(home, ignore_errors=True)
 
