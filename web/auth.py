@@ -33,8 +33,7 @@ from wtforms.validators import DataRequired, Length
 
 from latteprov import users
 from latteprov.config import Settings, load_settings
-
-from .db import get_store
+from latteprov.web.db import get_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 RANK = {role: rank for rank, role in enumerate(users.ROLES)}
