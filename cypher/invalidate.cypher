@@ -38,16 +38,26 @@ MATCH (i:Invalidation {uid: $uid})
 SET i.count = $count
 RETURN i {.*} AS event
 
-// name: mark_invalid
-// One batch of an invalidation: $rows [{uid}] are set valid=false and linked to the event
-// $event by INVALIDATED_BY (MERGE: re-applying adds nothing). Returns how many changed.
+// name: invalidation_root
+// $uid if it is an entity (only entities can be invalidated); no row otherwise.
+MATCH (x:Entity {uid: $uid})
+RETURN x.uid AS uid
+
+// name: mark_subtree_invalid
+// Sets valid=false on $uid and everything derived from it and links each to the event
+// $event by INVALIDATED_BY, on the server in transactions of $batch rows (auto-commit only).
+// MERGE: re-running after an interruption, or to catch later products, adds nothing twice.
+// Returns total (entities in the subtree) and changed (those that were not invalid yet).
 MATCH (i:Invalidation {uid: $event})
-UNWIND $rows AS r
-MATCH (n:Entity {uid: r.uid})
-WITH i, n, n.valid AS was
-SET n.valid = false
-MERGE (n)-[:INVALIDATED_BY]->(i)
-RETURN sum(CASE WHEN was = false THEN 0 ELSE 1 END) AS changed
+MATCH (:Entity {uid: $uid})<-[:DERIVED_FROM]-*(d:Entity)
+WITH DISTINCT i, d
+CALL (i, d) {
+  WITH i, d, d.valid AS was
+  SET d.valid = false
+  MERGE (d)-[:INVALIDATED_BY]->(i)
+  RETURN CASE WHEN was = false THEN 0 ELSE 1 END AS changed
+} IN TRANSACTIONS OF $batch ROWS
+RETURN count(*) AS total, coalesce(sum(changed), 0) AS changed
 
 // name: mark_valid
 // One batch of a revalidation: $rows [{uid}] are set valid=true. Returns how many changed.

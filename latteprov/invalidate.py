@@ -54,17 +54,18 @@ def invalidate(store: Store, ident: str, reason: str, by: str) -> dict:
     """Mark ``ident`` and all its descendants invalid, recorded as one Invalidation event."""
     if not reason.strip():
         raise InputError("an invalidation needs a reason")
-    effect = impact(store, ident)
-    root = effect["root"]
+    root = resolve(store, ident)
+    if not store.read("invalidation_root", uid=root):
+        raise InputError(f"{ident!r} is not a data product; only entities can be invalidated")
     holding = [e for e in store.read("active_invalidations") if e["root"] == root]
-    if holding:
-        event = store.write("set_invalidation_count", uid=holding[0]["uid"], count=effect["total"])[0]["event"]
-    else:
-        event = store.write("record_invalidation", uid=_new_event_uid(), action="invalidate", reason=reason,
-                            by=by, root=root, count=effect["total"])[0]["event"]
-    changed = sum(batch[0]["changed"] for batch in store.write_batches(
-        "mark_invalid", ({"uid": u} for u in effect["uids"]), BATCH, event=event["uid"]))
-    return {"event": _event(event), "already": bool(holding), "total": effect["total"], "changed": changed}
+    event_uid = holding[0]["uid"] if holding else store.write(
+        "record_invalidation", uid=_new_event_uid(), action="invalidate", reason=reason, by=by, root=root,
+        count=None)[0]["event"]["uid"]
+    # Marked on the server (no uid list through Python); the count is recorded once it is known,
+    # and a re-run after an interruption reuses the event and completes both.
+    marked = store.write_auto("mark_subtree_invalid", uid=root, event=event_uid, batch=BATCH)[0]
+    event = store.write("set_invalidation_count", uid=event_uid, count=marked["total"])[0]["event"]
+    return {"event": _event(event), "already": bool(holding), "total": marked["total"], "changed": marked["changed"]}
 
 
 def revalidate(store: Store, ident: str, reason: str, by: str) -> dict:

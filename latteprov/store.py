@@ -114,6 +114,14 @@ class Store:
         for batch in chunks(rows, batch_size):
             yield self.write_tx(lambda tx, b=batch: tx.run(query.text, {**params, "rows": b}).data())
 
+    def write_auto(self, name: str, **params: Any) -> list[dict]:
+        """Run the named query in an auto-commit transaction (needed by ``CALL {} IN TRANSACTIONS``)."""
+        query = queries.get(name)
+        query.check_params(params)
+        # No driver retries here: such queries commit batch by batch and are written re-runnable.
+        with self._errors(), self.session(write=True) as session:
+            return session.run(query.text, params).data()
+
     def run_text(self, text: str, write: bool = False, **params: Any) -> list[dict]:
         """Run literal query text that is not one of ``cypher/`` (schema statements, tests)."""
         work = lambda tx: tx.run(text, params).data()  # noqa: E731
