@@ -9,9 +9,15 @@ RETURN f.uid AS uid, f.path AS path, f.expected_size AS expected_size
 
 // name: update_file_status
 // Sets what a scan found. $rows: [{uid, status, size, mtime, checked_at}]; size and mtime
-// only when the file was seen on disk. Returns how many files were updated.
+// only when the file was seen on disk; the products stored there get their file_statuses
+// refreshed (what the status report counts). Returns how many files were updated.
 UNWIND $rows AS r
 MATCH (f:DataFile {uid: r.uid})
 SET f.status = r.status, f.checked_at = r.checked_at,
     f.size = coalesce(r.size, f.size), f.mtime = coalesce(r.mtime, f.mtime)
+WITH f
+CALL (f) {
+  MATCH (p:Entity)-[:STORED_AT]->(f)
+  SET p.file_statuses = COLLECT { MATCH (p)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
+}
 RETURN count(f) AS updated

@@ -1,21 +1,22 @@
 // name: status
-// Completion per (ensemble, kind) in one pass: entity counts by state, invalid ones, and the
-// STORED_AT files of those entities by status (an entity without a file adds to no file
-// column). $ensemble: a tag, or null for every ensemble (shared parameter sets have none).
+// Completion per (ensemble, kind) in one pass over the entities: counts by state, invalid
+// ones, and their files by status, read from each entity's file_statuses (kept by the write
+// path and by scan; an entity without a file adds to no file column). $ensemble: a tag, or
+// null for every ensemble (shared parameter sets have none).
 MATCH (n:Entity)
 WHERE $ensemble IS NULL OR n.ensemble = $ensemble
-OPTIONAL MATCH (n)-[:STORED_AT]->(f:DataFile)
-WITH n.ensemble AS ensemble, n.kind AS kind, n, f.status AS file
+WITH n.ensemble AS ensemble, n.kind AS kind, n.state AS state, n.valid AS valid,
+     coalesce(n.file_statuses, []) AS files
 RETURN ensemble, kind,
-       count(DISTINCT n) AS total,
-       count(DISTINCT CASE WHEN n.state = 'planned' THEN n END) AS planned,
-       count(DISTINCT CASE WHEN n.state = 'running' THEN n END) AS running,
-       count(DISTINCT CASE WHEN n.state = 'done' THEN n END) AS done,
-       count(DISTINCT CASE WHEN n.state = 'failed' THEN n END) AS failed,
-       count(DISTINCT CASE WHEN n.valid = false THEN n END) AS invalid,
-       count(CASE WHEN file = 'on_disk' THEN 1 END) AS on_disk,
-       count(CASE WHEN file = 'on_tape' THEN 1 END) AS on_tape,
-       count(CASE WHEN file = 'missing' THEN 1 END) AS missing,
-       count(CASE WHEN file = 'wrong_size' THEN 1 END) AS wrong_size,
-       count(CASE WHEN file = 'unknown' THEN 1 END) AS unknown
+       count(*) AS total,
+       count(CASE WHEN state = 'planned' THEN 1 END) AS planned,
+       count(CASE WHEN state = 'running' THEN 1 END) AS running,
+       count(CASE WHEN state = 'done' THEN 1 END) AS done,
+       count(CASE WHEN state = 'failed' THEN 1 END) AS failed,
+       count(CASE WHEN valid = false THEN 1 END) AS invalid,
+       sum(size([s IN files WHERE s = 'on_disk'])) AS on_disk,
+       sum(size([s IN files WHERE s = 'on_tape'])) AS on_tape,
+       sum(size([s IN files WHERE s = 'missing'])) AS missing,
+       sum(size([s IN files WHERE s = 'wrong_size'])) AS wrong_size,
+       sum(size([s IN files WHERE s = 'unknown'])) AS unknown
 ORDER BY ensemble, kind

@@ -31,10 +31,16 @@ RETURN count(run) AS runs
 
 // name: merge_files
 // Creates or updates data files. $rows: [{uid, props, mutable}]; mutable holds size, status, checksum ...
+// Products already stored at a file get their file_statuses refreshed (see merge_stored_at).
 UNWIND $rows AS r
 MERGE (f:DataFile {uid: r.uid})
 ON CREATE SET f += r.props
 SET f += r.mutable
+WITH f
+CALL (f) {
+  MATCH (p:Entity)-[:STORED_AT]->(f)
+  SET p.file_statuses = COLLECT { MATCH (p)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
+}
 RETURN count(f) AS files
 
 // name: merge_derived_from
@@ -63,12 +69,16 @@ MERGE (a)-[e:USED]->(b)
 RETURN count(e) AS matched
 
 // name: merge_stored_at
-// STORED_AT edges from a product to a data file. $rows: [{from, to}]
+// STORED_AT edges from a product to a data file. $rows: [{from, to}]. The product keeps the
+// statuses of its files in file_statuses (one per file), so the status report reads one
+// property per entity instead of walking every entity's relationships.
 UNWIND $rows AS r
 MATCH (a:Entity {uid: r.from})
 MATCH (b:DataFile {uid: r.to})
 MERGE (a)-[e:STORED_AT]->(b)
-RETURN count(e) AS matched
+WITH a, count(e) AS edges
+SET a.file_statuses = COLLECT { MATCH (a)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
+RETURN sum(edges) AS matched
 
 // name: find_cycles
 // For the DERIVED_FROM edges just written ($rows: [{from, to}]), a path that closes a cycle

@@ -9,6 +9,8 @@ import campaign_data
 from latteprov import graph, status
 from latteprov.errors import NotFound
 from latteprov.graph import GraphBatch
+from latteprov.ingest import datafiles
+from latteprov.ingest.scan import scan
 
 
 @pytest.fixture
@@ -47,6 +49,28 @@ def test_states_and_file_statuses_are_counted(store) -> None:
     assert row == {"ensemble": "e1", "kind": "Source", "total": 5, "planned": 1, "running": 1, "done": 2,
                    "failed": 1, "invalid": 0, "on_disk": 1, "on_tape": 0, "missing": 1, "wrong_size": 1,
                    "unknown": 1}
+
+
+def test_file_counts_follow_rewrites_and_scans(store, tmp_path) -> None:
+    """Each file of a product counts once, and a changed file status shows (write path and scan)."""
+    (tmp_path / "a.lime").write_bytes(b"x")
+    b = GraphBatch()
+    uid = b.add("Source", name="s", ensemble="e2", stream="a", config=1, x=0, y=0, z=0, t=0)
+    b.add_file(uid, str(tmp_path / "a.lime"), host=datafiles.host(), status="unknown")
+    b.add_file(uid, str(tmp_path / "gone.lime"), host=datafiles.host(), status="on_tape")
+    graph.write(store, b)
+
+    def files() -> tuple[int, ...]:
+        (row,) = status.status(store, "e2")
+        return tuple(row[c] for c in ("on_disk", "on_tape", "missing", "wrong_size", "unknown"))
+
+    assert files() == (0, 1, 0, 0, 1)
+    again = GraphBatch()
+    again.add_file(None, str(tmp_path / "gone.lime"), host=datafiles.host(), status="wrong_size")
+    graph.write(store, again)
+    assert files() == (0, 0, 0, 1, 1)
+    scan(store, [str(tmp_path)])
+    assert files() == (1, 0, 1, 0, 0)
 
 
 def test_unknown_ensemble_is_not_found(store, campaign) -> None:
