@@ -15,6 +15,8 @@ from latteprov.errors import InputError, NotFound
 from latteprov.store import Store
 
 SHAPE_KEYS = ("uid", "name", "kind", "labels", "state", "valid")
+# Kept on entities for the status report (a copy of their files' statuses), not a property to show.
+DERIVED_KEYS = ("file_statuses",)
 # Downstream answers larger than this are cut to the nodes nearest the root (and summarised).
 FANOUT_LIMIT = 200
 
@@ -38,7 +40,8 @@ def node_json(node: Any, labels: Iterable[str] | None = None) -> dict:
                                  else labels[0] if labels else "")
     state = props.get("state", props.get("exit_state"))
     return {"uid": props.get("uid"), "name": props.get("name"), "kind": kind, "labels": labels,
-            "props": {k: plain(props[k]) for k in sorted(props) if k not in SHAPE_KEYS},
+            "props": {k: plain(props[k]) for k in sorted(props)
+                      if k not in SHAPE_KEYS and k not in DERIVED_KEYS},
             "state": state, "valid": props.get("valid", True)}
 
 
