@@ -5,14 +5,15 @@ MERGE (l:Lock {name: 'dag'})
 SET l.tick = coalesce(l.tick, 0) + 1
 
 // name: merge_entities
-// Creates or matches entities by uid. $rows: [{uid, labels, props, state}].
-// A matched node keeps its properties; differing ones come back as conflicts.
-// state only moves forward (a re-declared 'planned' never demotes a started product).
+// Creates or matches entities of one class by uid. $labels: the class's labels (from the
+// model; one query per class, so the labels are a constant of the statement rather than of
+// each row); $rows: [{uid, props, state}]. A matched node keeps its labels and properties;
+// differing properties come back as conflicts. state only moves forward (a re-declared
+// 'planned' never demotes a started product).
 UNWIND $rows AS r
 MERGE (n:Entity {uid: r.uid})
-ON CREATE SET n += r.props, n.created_at = datetime(), n.valid = true,
+ON CREATE SET n += r.props, n:$($labels), n.created_at = datetime(), n.valid = true,
               n.state = coalesce(r.state, 'done'), n._new = true
-SET n:$(r.labels)
 WITH n, r, n._new IS NOT NULL AS created
 REMOVE n._new
 FOREACH (_ IN CASE WHEN NOT created AND r.state IS NOT NULL AND n.state <> r.state

@@ -8,6 +8,7 @@ first write), would close a cycle or names an unknown uid is rolled back whole.
 """
 from __future__ import annotations
 
+import graphlib
 import json
 import os
 import re
@@ -158,29 +159,50 @@ def _dedupe(rows: list[dict], key: Any) -> list[dict]:
     return list(seen.values())
 
 
+def _dag_cycle(edges: list[dict], names: dict[str, str]) -> list[str] | None:
+    """A cycle among ``edges`` alone (as names), or None."""
+    sorter = graphlib.TopologicalSorter()
+    for e in edges:
+        sorter.add(e["from"], e["to"])
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        return [names.get(uid, uid) for uid in reversed(exc.args[1])]
+    return None
+
+
 def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     """Write ``batch`` inside an open transaction (callers compose it with other work)."""
     checks.check_in_tx(tx, batch)
     result = WriteResult()
-    derived = [e for e in batch.edges if e["type"] == "DERIVED_FROM"]
+    derived = _dedupe([e for e in batch.edges if e["type"] == "DERIVED_FROM"],
+                      lambda e: (e["from"], e["to"], e["role"]))
     if derived:
         tx.run(queries.get("take_dag_lock").text).consume()
-    if batch.entities:
-        rows = _dedupe(batch.entities, lambda r: r["uid"])
-        for rec in tx.run(queries.get("merge_entities").text, rows=rows):
+    created: set[str] = set()
+    by_labels: dict[tuple[str, ...], list[dict]] = {}
+    for row in _dedupe(batch.entities, lambda r: r["uid"]):
+        by_labels.setdefault(tuple(row["labels"]), []).append(
+            {"uid": row["uid"], "props": row["props"], "state": row["state"]})
+    for labels, rows in by_labels.items():
+        for rec in tx.run(queries.get("merge_entities").text, labels=list(labels), rows=rows):
             if rec["created"]:
                 result.entities_created += 1
+                created.add(rec["uid"])
             else:
                 result.entities_matched += 1
             if rec["conflicts"]:
                 result.conflicts.append(f"{rec['uid']}: differs in {', '.join(rec['conflicts'])}")
+    # Only edges whose source existed before this transaction can close a cycle through
+    # committed edges (docs/architecture.md, "No cycles"); the others are checked in Python.
+    old_sources = [e for e in derived if e["from"] not in created]
     if batch.runs:
         tx.run(queries.get("merge_runs").text, rows=batch.runs).consume()
     if batch.files:
         tx.run(queries.get("merge_files").text, rows=_dedupe(batch.files, lambda r: r["uid"])).consume()
     for type_, name in EDGE_QUERIES.items():
-        rows = _dedupe([e for e in batch.edges if e["type"] == type_],
-                       lambda e: (e["from"], e["to"], e["role"]))
+        rows = derived if type_ == "DERIVED_FROM" else _dedupe(
+            [e for e in batch.edges if e["type"] == type_], lambda e: (e["from"], e["to"], e["role"]))
         if not rows:
             continue
         matched = tx.run(queries.get(name).text, rows=rows).single()["matched"]
@@ -191,10 +213,14 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
                              + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
         result.edges_written += matched
     if derived:
-        found = tx.run(queries.get("find_cycles").text,
-                       rows=[{"from": e["from"], "to": e["to"]} for e in derived]).single()
-        if found is not None:
-            raise CycleError("edge would close a cycle: " + " -> ".join(found["cycle"]))
+        names = {row["uid"]: row["props"].get("name") or row["uid"] for row in batch.entities}
+        cycle = _dag_cycle(derived, names)
+        if cycle is None and old_sources:
+            found = tx.run(queries.get("find_cycles").text,
+                           rows=[{"from": e["from"], "to": e["to"]} for e in old_sources]).single()
+            cycle = found["cycle"] if found is not None else None
+        if cycle is not None:
+            raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
     return result
 
 

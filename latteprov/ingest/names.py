@@ -17,9 +17,12 @@ from latteprov.graph import WriteResult
 from latteprov.ingest import datafiles
 from latteprov.ingest.builder import Builder
 from latteprov.ingest.conventions import Conventions, Match, NameProblem
-from latteprov.store import DEFAULT_BATCH, Store
+from latteprov.store import Store
 
 EXAMPLES = 5
+# Rows per transaction: a transaction costs a round trip, a commit and the plan lookups of
+# its ~10 statements, so fewer larger ones are faster (within the server's memory).
+BATCH = 10_000
 
 
 @dataclass
@@ -66,7 +69,7 @@ def parse_names(conventions: Conventions, names: Iterable[str], report: NamesRep
 
 
 def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *,
-                 batch_size: int = DEFAULT_BATCH, advance: Callable[[int], None] | None = None) -> NamesReport:
+                 batch_size: int = BATCH, advance: Callable[[int], None] | None = None) -> NamesReport:
     """Record the nodes, edges and (for existing files) DataFiles the names mean."""
     started = time.perf_counter()
     report = NamesReport()
