@@ -112,3 +112,11 @@ WITH versions[0] AS version, edition
 CALL () { MATCH (n) RETURN count(n) AS nodes }
 CALL () { MATCH ()-[r]->() RETURN count(r) AS relationships }
 RETURN version, edition, nodes, relationships
+
+// name: fill_file_statuses
+// One-off migration run by 'latteprov init': entities stored at files but written before
+// entities carried file_statuses get them; a no-op once every such entity has the list.
+MATCH (a:Entity) WHERE a.file_statuses IS NULL AND EXISTS { (a)-[:STORED_AT]->(:DataFile) }
+CALL (a) {
+  SET a.file_statuses = COLLECT { MATCH (a)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
+} IN TRANSACTIONS OF 10000 ROWS

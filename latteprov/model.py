@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from neomodel import (
+    ArrayProperty,
     BooleanProperty,
     DateTimeNeo4jFormatProperty,
     FloatProperty,
@@ -57,6 +58,7 @@ class Entity(StructuredNode):
     state = StringProperty(choices={s: s for s in STATES}, default="done", index=True, help_text="Completion state: planned -> running -> done | failed.")
     valid = BooleanProperty(default=True, index=True, help_text="False once this entity or anything it derives from is invalidated.")
     ensemble = StringProperty(index=True, help_text="Ensemble tag (a09m310 ...), carried by every per-ensemble entity for filtering and status.")
+    file_statuses = ArrayProperty(StringProperty(), help_text="Status of each DataFile the entity is stored at, kept by the write path and 'latteprov scan' so the status report needs no relationship walk.")
     created_at = DateTimeNeo4jFormatProperty(help_text="When the node was first written.")
 
     derived_from = RelationshipTo("Entity", "DERIVED_FROM", model=Derivation)

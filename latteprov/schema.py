@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from neomodel import StructuredNode
 
-from latteprov import model
+from latteprov import model, queries
 from latteprov.store import Store
 
 
@@ -42,6 +42,8 @@ def install(store: Store) -> list[str]:
             session.run(statement).consume()
             done.append(statement)
         session.run("CALL db.awaitIndexes(300)").consume()
+        # Graphs written before entities carried file_statuses get them once (auto-commit, batched).
+        session.run(queries.get("fill_file_statuses").text).consume()
     return done
 
 

@@ -11,6 +11,8 @@ DIRECTIONS = {1: "outgoing", -1: "incoming", 0: "either"}
 
 def _type_name(prop: object) -> str:
     name = type(prop).__name__
+    if name == "ArrayProperty":
+        return f"list of {_type_name(prop.base_property)}"
     return {"DateTimeNeo4jFormatProperty": "datetime"}.get(name, name.removesuffix("Property").lower())
 
 

@@ -80,3 +80,12 @@ def test_state_moves_forward_only(store) -> None:
         again.add("QuarkSmearing", name="s", state=state, radius=1.0, steps=1)
         graph.write(store, again)
         assert store.run_text("MATCH (n {uid: $u}) RETURN n.state AS s", u=uid)[0]["s"] == expected
+
+
+def test_init_fills_file_statuses_of_graphs_written_before_they_existed(store) -> None:
+    batch = chain("a")
+    batch.add_file(batch.entities[0]["uid"], "/data/a.h5", status="on_tape")
+    graph.write(store, batch)
+    store.run_text("MATCH (n:Entity) REMOVE n.file_statuses", write=True)
+    store.install_schema()
+    assert store.run_text("MATCH (n:Entity) RETURN n.file_statuses AS s") == [{"s": ["on_tape"]}]

@@ -22,7 +22,7 @@ def test_every_property_has_help_text_and_a_type() -> None:
     missing = [f"{c['name']}.{p['name']}" for c in schema_doc.describe() for p in c["properties"] if not p["help"]]
     assert missing == []
     assert {p["type"] for c in schema_doc.describe() for p in c["properties"]} <= {
-        "string", "integer", "float", "boolean", "datetime", "json"}
+        "string", "integer", "float", "boolean", "datetime", "json", "list of string"}
 
 
 def test_flags_natural_keys_and_relationships() -> None:
