@@ -6,8 +6,8 @@ propagators, so the MERGEs of different processes collide all the time. Half the
 job-script API: a started and a finished transaction). Afterwards the graph must hold exactly the
 expected uids once each and every run, finished; no worker may have seen an error.
 
-    python benchmarks/concurrency.py                 # the size: 8 processes x 500 runs
-    python benchmarks/concurrency.py -p 4 -n 50      # CI size
+    python -m benchmarks.concurrency                 # the size: 8 processes x 500 runs
+    python -m benchmarks.concurrency -p 4 -n 50      # CI size
 
 Without ``NEO4J_URI`` a throwaway server is started (temporary home, free port, no auth).
 tests/test_concurrency.py runs the same workload at CI size.
@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
+from benchmarks.server import empty_store
 from latteprov import graph, record
-from latteprov.config import Settings, load_settings
+from latteprov.config import Settings
 from latteprov.graph import CycleError, GraphBatch
 from latteprov.store import Store
 
@@ -214,36 +211,20 @@ def main() -> None:
     parser.add_argument("-p", "--processes", type=int, default=8)
     parser.add_argument("-n", "--runs", type=int, default=500, help="runs per process")
     args = parser.parse_args()
-    from latteprov.server import manager
-
-    home = None
-    if not os.environ.get("NEO4J_URI"):
-        home = Path(tempfile.mkdtemp(prefix="latteprov-bench-"))
-        info, _ = manager.start(home, load_settings().cache_dir, port=manager.free_port(), auth=False)
-        os.environ["NEO4J_URI"] = info.uri
-    try:
-        settings = load_settings()
-        with Store(settings) as store:
-            if home is None and store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]:
-                sys.exit(f"{settings.uri} holds data; run the benchmark against an empty server")
-            store.install_schema()
+    with empty_store() as store:
+        settings = store.settings
         result = run_workload(settings, args.processes, args.runs)
-        with Store(settings) as store:
-            found = audit(store, args.processes, args.runs)
-        print(f"{args.processes} processes x {args.runs} runs: {result['runs']} runs in "
-              f"{result['wall_seconds']:.1f} s = {result['runs_per_second']:.1f} runs/s")
-        print(f"errors reaching the user: {len(result['errors'])}; transactions retried by the driver: "
-              f"{result['retries']}")
-        print("duplicate uids: {duplicate_uids}, duplicate edges: {duplicate_edges}, missing entities: "
-              "{m}, lost runs: {l}, unfinished runs: {u}".format(
-                  **found, m=len(found["missing_entities"]), l=len(found["lost_runs"]),
-                  u=len(found["unfinished_runs"])))
-        for error in result["errors"][:5]:
-            print("  ", error)
-    finally:
-        if home is not None:
-            manager.stop(home)
-
+        found = audit(store, args.processes, args.runs)
+    print(f"{args.processes} processes x {args.runs} runs: {result['runs']} runs in "
+          f"{result['wall_seconds']:.1f} s = {result['runs_per_second']:.1f} runs/s")
+    print(f"errors reaching the user: {len(result['errors'])}; transactions retried by the driver: "
+          f"{result['retries']}")
+    print("duplicate uids: {duplicate_uids}, duplicate edges: {duplicate_edges}, missing entities: "
+          "{m}, lost runs: {l}, unfinished runs: {u}".format(
+              **found, m=len(found["missing_entities"]), l=len(found["lost_runs"]),
+              u=len(found["unfinished_runs"])))
+    for error in result["errors"][:5]:
+        print("  ", error)
 
 if __name__ == "__main__":
     main()

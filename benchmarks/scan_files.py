@@ -4,26 +4,23 @@ Creates N files (empty, or sparse at a fraction of their expected size) in a tem
 directory, records a DataFile for each plus a tenth that do not exist (half of them on a tape
 listing), then times :func:`latteprov.ingest.scan.scan` over the directory.
 
-    python benchmarks/scan_files.py              # 100,000 files
-    python benchmarks/scan_files.py -n 10000
+    python -m benchmarks.scan_files              # 100,000 files
+    python -m benchmarks.scan_files -n 10000
 
 Without ``NEO4J_URI`` a throwaway server is started (temporary home, free port, no auth).
 """
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.server import empty_store
 from latteprov import graph
-from latteprov.config import load_settings
 from latteprov.graph import GraphBatch
 from latteprov.ingest import datafiles
 from latteprov.ingest.scan import scan
-from latteprov.server import manager
 from latteprov.store import Store, chunks
 
 EXPECTED = 267_744  # a complete a09m310 spectrum file
@@ -53,34 +50,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--files", type=int, default=100_000)
     args = parser.parse_args()
-    home = None
-    if not os.environ.get("NEO4J_URI"):
-        home = Path(tempfile.mkdtemp(prefix="latteprov-bench-"))
-        info, _ = manager.start(home, load_settings().cache_dir, port=manager.free_port(), auth=False)
-        os.environ["NEO4J_URI"] = info.uri
-    try:
-        with Store(load_settings()) as store, tempfile.TemporaryDirectory() as tmp:
-            if home is None and store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]:
-                sys.exit(f"{store.settings.uri} holds data; run the benchmark against an empty server")
-            store.install_schema()
-            folder = Path(tmp)
-            started = time.perf_counter()
-            present = make_files(folder, args.files)
-            absent = [folder / f"prop_gone_{i}.lime" for i in range(args.files // 10)]
-            listing = folder / "hsi.txt"
-            listing.write_text("".join(f"-rw-r----- 1 u g 1 Jan 1 00:00 {p.name}\n" for p in absent[::2]))
-            register(store, present + absent, datafiles.host())
-            prepared = time.perf_counter() - started
-            report = scan(store, [str(folder)], tape_listing=listing)
-            total = len(present) + len(absent)
-            print(f"prepared {total:,} files and DataFiles in {prepared:.1f} s")
-            print(f"scanned {report.files:,} files in {report.seconds:.1f} s = {report.files / report.seconds:,.0f} files/s")
-            print("statuses: " + ", ".join(f"{n:,} {s}" for s, n in sorted(report.counts.items())))
-            store.clear()
-    finally:
-        if home is not None:
-            manager.stop(home)
-
+    with empty_store() as store, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        present = make_files(folder, args.files)
+        absent = [folder / f"prop_gone_{i}.lime" for i in range(args.files // 10)]
+        listing = folder / "hsi.txt"
+        listing.write_text("".join(f"-rw-r----- 1 u g 1 Jan 1 00:00 {p.name}\n" for p in absent[::2]))
+        register(store, present + absent, datafiles.host())
+        prepared = time.perf_counter() - started
+        report = scan(store, [str(folder)], tape_listing=listing)
+        total = len(present) + len(absent)
+        print(f"prepared {total:,} files and DataFiles in {prepared:.1f} s")
+        print(f"scanned {report.files:,} files in {report.seconds:.1f} s = {report.files / report.seconds:,.0f} files/s")
+        print("statuses: " + ", ".join(f"{n:,} {s}" for s, n in sorted(report.counts.items())))
+        store.clear()
 
 if __name__ == "__main__":
     main()
