@@ -7,8 +7,6 @@ indexed again under each subclass label.
 """
 from __future__ import annotations
 
-from neomodel import StructuredNode
-
 from latteprov import model, queries
 from latteprov.store import Store
 
@@ -46,7 +44,3 @@ def install(store: Store) -> list[str]:
         session.run(queries.get("fill_file_statuses").text).consume()
     return done
 
-
-def node_classes() -> list[type[StructuredNode]]:
-    """The classes the schema is generated from."""
-    return model.all_classes()

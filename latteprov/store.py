@@ -142,8 +142,7 @@ class Store:
 
     def server_info(self) -> dict:
         """Server version, edition and node/relationship counts."""
-        info = self.read("server_info")[0]
-        return info
+        return self.read("server_info")[0]
 
     def clear(self) -> None:
         """Delete every node and relationship (tests and throwaway servers only)."""

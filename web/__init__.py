@@ -36,26 +36,16 @@ def _error(status: int, message: str) -> tuple:
     return render_template("error.html", status=status, message=message), status
 
 
+# Library errors by the HTTP status they answer with; the most specific class first.
+ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (NotFound, 404), (InputError, 400), (StoreUnavailable, 503), (LatteprovError, 500))
+
+
 def _register_errors(app: Flask) -> None:
-    @app.errorhandler(NotFound)
-    def not_found(exc: NotFound) -> tuple:
-        return _error(404, str(exc))
-
-    @app.errorhandler(InputError)
-    def bad_input(exc: InputError) -> tuple:
-        return _error(400, str(exc))
-
-    @app.errorhandler(StoreUnavailable)
-    def unavailable(exc: StoreUnavailable) -> tuple:
-        return _error(503, str(exc))
-
-    @app.errorhandler(LatteprovError)
-    def refused(exc: LatteprovError) -> tuple:
-        return _error(500, str(exc))
-
-    @app.errorhandler(HTTPException)
-    def http(exc: HTTPException) -> tuple:
-        return _error(exc.code or 500, exc.description or exc.name)
+    for exc_class, status in ERROR_STATUS:
+        app.register_error_handler(exc_class, lambda exc, status=status: _error(status, str(exc)))
+    app.register_error_handler(
+        HTTPException, lambda exc: _error(exc.code or 500, exc.description or exc.name))
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
