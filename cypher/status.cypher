@@ -1,8 +1,9 @@
-// name: status
-// Completion per (ensemble, kind) in one pass over the entities: counts by state, invalid
-// ones, and their files by status, read from each entity's file_statuses (kept by the write
-// path and by scan; an entity without a file adds to no file column). $ensemble: a tag, or
-// null for every ensemble (shared parameter sets have none).
+// name: status_scan
+// Completion per (ensemble, kind) in one pass over the entities: the status report while the
+// tallies are not complete, the source of a recount, the tallies' reference in tests. Counts
+// by state, invalid ones, and their files by status, read from each entity's file_statuses
+// (kept by the write path and by scan; an entity without a file adds to no file column).
+// $ensemble: a tag, or null for every ensemble (shared parameter sets have none).
 MATCH (n:Entity)
 WHERE $ensemble IS NULL OR n.ensemble = $ensemble
 WITH n.ensemble AS ensemble, n.kind AS kind, n.state AS state, n.valid AS valid,

@@ -19,7 +19,7 @@ from typing import Any
 
 import neo4j
 
-from latteprov import checks, model, queries
+from latteprov import checks, model, queries, tally
 from latteprov.errors import InputError
 from latteprov.identity import make_uid
 from latteprov.store import Store
@@ -179,6 +179,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
                       lambda e: (e["from"], e["to"], e["role"]))
     if derived:
         tx.run(queries.get("take_dag_lock").text).consume()
+    tracked = tally.track_batch(tx, batch)  # the tally lock comes after the DAG lock
     created: set[str] = set()
     by_labels: dict[tuple[str, ...], list[dict]] = {}
     for row in _dedupe(batch.entities, lambda r: r["uid"]):
@@ -221,6 +222,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             cycle = found["cycle"] if found is not None else None
         if cycle is not None:
             raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
+    tracked.settle()
     return result
 
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from latteprov import checks, graph, model, queries
+from latteprov import checks, graph, model, queries, tally
 from latteprov.config import load_settings
 from latteprov.errors import InputError, NotFound
 from latteprov.graph import GraphBatch
@@ -236,7 +236,12 @@ def set_state(store: Store, uids: Iterable[str], state: str) -> int:
     if state not in model.STATES:
         raise InputError(f"state {state!r} is not one of {', '.join(model.STATES)}")
     uids = list(dict.fromkeys(uids))
-    found = store.write_tx(lambda tx: tx.run(queries.get("set_state").text, uids=uids, state=state).single()["found"])
+
+    def work(tx: Any) -> list[str]:
+        with tally.Tracker(tx, uids):
+            return tx.run(queries.get("set_state").text, uids=uids, state=state).single()["found"]
+
+    found = store.write_tx(work)
     missing = sorted(set(uids) - set(found))
     if missing:
         raise NotFound(f"no entity with uid {', '.join(missing[:5])}" + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))

@@ -7,7 +7,7 @@ indexed again under each subclass label.
 """
 from __future__ import annotations
 
-from latteprov import model, queries
+from latteprov import model, queries, tally
 from latteprov.store import Store
 
 
@@ -29,6 +29,8 @@ def statements() -> list[str]:
     # of expanding between the two endpoints (6.8 M db hits for 3.3k edges; docs/performance.md).
     out.append("DROP INDEX derived_from_role IF EXISTS")
     out.append("CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:Entity) ON EACH [n.name, n.uid]")
+    # Status counters (latteprov.tally): not a model class, one node per (ensemble, kind).
+    out.append("CREATE CONSTRAINT tally_key IF NOT EXISTS FOR (t:Tally) REQUIRE (t.ensemble, t.kind) IS UNIQUE")
     return out
 
 
@@ -42,5 +44,7 @@ def install(store: Store) -> list[str]:
         session.run("CALL db.awaitIndexes(300)").consume()
         # Graphs written before entities carried file_statuses get them once (auto-commit, batched).
         session.run(queries.get("fill_file_statuses").text).consume()
+    # Stores written before the tallies existed, or loaded by neo4j-admin import, get them once.
+    tally.ensure(store)
     return done
 

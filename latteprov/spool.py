@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from latteprov import graph, queries
+from latteprov import graph, queries, tally
 from latteprov.errors import InputError, LatteprovError, NotFound
 from latteprov.graph import GraphBatch
 from latteprov.store import Store
@@ -165,6 +165,8 @@ def replay_file(store: Store, path: Path) -> FileReport:
             raise SpoolError(f"{path}:{event.line}: {exc}") from None
 
     def work(tx: Any) -> None:
+        if any(e["type"] == "DERIVED_FROM" for event in events for e in event.batch.edges):
+            tx.run(queries.get("take_dag_lock").text).consume()  # before any event takes the tally lock
         for event in events:
             try:
                 result = graph.write_in_tx(tx, event.batch)
@@ -172,7 +174,8 @@ def replay_file(store: Store, path: Path) -> FileReport:
                 raise SpoolError(f"{path}:{event.line}: {exc}") from None
             report.conflicts += result.conflicts
         if unfinished:
-            tx.run(queries.get("fail_unfinished_runs").text, rows=unfinished).consume()
+            with tally.track_runs(tx, [row["uid"] for row in unfinished]):
+                tx.run(queries.get("fail_unfinished_runs").text, rows=unfinished).consume()
 
     store.write_tx(work)
     return report

@@ -13,6 +13,7 @@ from latteprov import lineage as lineage_lib
 from latteprov import queries as named_queries
 from latteprov import schema_doc
 from latteprov import status as status_lib
+from latteprov import tally as tally_lib
 from latteprov.cli.context import AppContext, pass_app
 from latteprov.cli.output import (DOCUMENT, GRAPH, TABULAR, console, details_view, emit, emit_graph, emit_nodes,
                                   emit_one, format_option, impact_view, outcome_view, status_table, to_json)
@@ -89,11 +90,23 @@ def find(app: AppContext, kind: str, filters: tuple[str, ...], order_by: str | N
 
 @click.command()
 @click.option("--ensemble", default=None, metavar="TAG", help="Only this ensemble.")
+@click.option("--recount", is_flag=True, help="Rebuild the tallies from a full scan first.")
 @format_option(DOCUMENT)
 @pass_app
-def status(app: AppContext, ensemble: str | None, fmt: str) -> None:
-    """Completion per ensemble and kind: states, invalid products, files by status."""
-    emit(status_lib.status(app.store, ensemble), fmt, status_lib.COLUMNS, human=status_table)
+def status(app: AppContext, ensemble: str | None, recount: bool, fmt: str) -> None:
+    """Completion per ensemble and kind: states, invalid products, files by status.
+
+    Read from counters the writes keep up to date; on a store whose counters were never
+    built (written by an older latteprov, or loaded by neo4j-admin import) the entities are
+    counted one by one, with a note on stderr, until --recount or 'latteprov init' builds them.
+    """
+    if recount:
+        tally_lib.recount(app.store)
+    rows, from_tallies = status_lib.report(app.store, ensemble)
+    if not from_tallies:
+        click.echo("note: counted by a full scan (no tallies yet; 'latteprov status --recount' builds them)",
+                   err=True)
+    emit(rows, fmt, status_lib.COLUMNS, human=status_table)
 
 
 @click.command()

@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from latteprov import queries, tally
 from latteprov.errors import InputError
 from latteprov.ingest import datafiles
-from latteprov.store import DEFAULT_BATCH, Store
+from latteprov.store import DEFAULT_BATCH, Store, chunks
 
 
 @dataclass
@@ -102,8 +104,12 @@ def scan(store: Store, paths: Iterable[str] = (), *, tape_listing: str | Path | 
                 advance(1000)
             yield row
 
-    for _ in store.write_batches("update_file_status", updates(), batch_size):
-        pass
+    def write(tx: Any, rows: list[dict]) -> None:
+        with tally.Tracker(tx, files=[r["uid"] for r in rows]):  # their products' file_statuses change
+            tx.run(queries.get("update_file_status").text, rows=rows).consume()
+
+    for rows in chunks(updates(), batch_size):
+        store.write_tx(lambda tx, rows=rows: write(tx, rows))
     if advance:
         advance(len(files) % 1000)
     report.seconds = time.perf_counter() - started

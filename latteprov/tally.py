@@ -1,0 +1,140 @@
+"""Tallies: the status counts per (ensemble, kind), kept by the transactions that change them.
+
+``(:Tally {ensemble, kind})`` holds the counts of :data:`COUNTS` (ensemble ``''`` for shared
+entities; file columns count files, i.e. entries of the entities' ``file_statuses``), so the
+status report reads a few nodes instead of every entity. A transaction that changes an
+entity's existence, state, valid or file_statuses takes the tally lock (``(:Lock {name:
+'tally'})``, after the DAG lock when it takes both) and, through a :class:`Tracker`, snapshots
+what the entities it touches contribute before and after its writes and adds the difference
+to the Tally nodes. The lock makes the counts exact under concurrent writers; being part of
+the writing transaction makes them crash-safe.
+
+The lock's ``complete`` flag says the tallies cover every entity: :func:`recount` sets it
+(``latteprov init`` runs it when the flag is missing: stores written before the tallies
+existed, stores loaded by ``neo4j-admin import``), and :meth:`Store.clear` leaves an empty
+graph with complete (all zero) tallies.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import neo4j
+
+from latteprov import queries
+from latteprov.store import Store
+
+if TYPE_CHECKING:  # graph calls into this module on every write
+    from latteprov.graph import GraphBatch
+
+STATES = ("planned", "running", "done", "failed")
+FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
+COUNTS = ("total", *STATES, "invalid", *FILE_STATUSES)
+
+
+def take_lock(tx: neo4j.ManagedTransaction) -> None:
+    """Take the tally lock for the rest of ``tx`` (after the DAG lock, if ``tx`` needs that too)."""
+    tx.run(queries.get("take_tally_lock").text).consume()
+
+
+def _contributions(groups: Iterable[dict]) -> Counter:
+    """Counts by (ensemble, kind, column) of tally_snapshot's groups of equal entities."""
+    counts: Counter = Counter()
+    for g in groups:
+        key, n = (g["ensemble"], g["kind"]), g["count"]
+        counts[(*key, "total")] += n
+        if g["state"] in STATES:
+            counts[(*key, g["state"])] += n
+        if g["valid"] is False:
+            counts[(*key, "invalid")] += n
+        for status in g["files"]:
+            if status in FILE_STATUSES:
+                counts[(*key, status)] += n
+    return counts
+
+
+def add(tx: neo4j.ManagedTransaction, counts: dict) -> None:
+    """Add ``counts`` ({(ensemble, kind, column): n}, n may be negative) to the Tally nodes."""
+    rows: dict[tuple[str, str], dict] = {}
+    for (ensemble, kind, column), n in counts.items():
+        if n:
+            rows.setdefault((ensemble, kind), dict.fromkeys(COUNTS, 0))[column] += n
+    if rows:
+        tx.run(queries.get("tally_add").text,
+               rows=[{"ensemble": e, "kind": k, **c} for (e, k), c in rows.items()]).consume()
+
+
+class Tracker:
+    """Keeps the tallies exact across writes to the entities ``uids`` and to the data files
+    ``files`` (whose products' file_statuses follow them): created before the writes (takes
+    the lock, snapshots), :meth:`settle` after them (adds the difference). As a context manager
+    it settles when the block ends without an exception. With nothing to track it does nothing,
+    so transactions that touch no counted entity (runs, edges) do not queue for the lock."""
+
+    def __init__(self, tx: neo4j.ManagedTransaction, uids: Iterable[str] = (), files: Iterable[str] = ()) -> None:
+        self.tx = tx
+        self.uids, self.files = list(dict.fromkeys(uids)), list(dict.fromkeys(files))
+        if self.uids or self.files:
+            take_lock(tx)
+            self.before = self._snapshot()
+
+    def _snapshot(self) -> Counter:
+        return _contributions(self.tx.run(queries.get("tally_snapshot").text, uids=self.uids, files=self.files))
+
+    def settle(self) -> None:
+        """Add what the writes since the snapshot changed to the Tally nodes."""
+        if self.uids or self.files:
+            after = self._snapshot()
+            add(self.tx, {key: after[key] - self.before[key] for key in after.keys() | self.before.keys()})
+
+    def __enter__(self) -> "Tracker":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.settle()
+
+
+def track_batch(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> Tracker:
+    """A tracker for what writing ``batch`` can change: its entities, the sources of its
+    STORED_AT edges and the products already stored at its files."""
+    return Tracker(tx, [row["uid"] for row in batch.entities]
+                   + [e["from"] for e in batch.edges if e["type"] == "STORED_AT"],
+                   [row["uid"] for row in batch.files])
+
+
+def track_runs(tx: neo4j.ManagedTransaction, runs: list[str]) -> Tracker:
+    """A tracker for the products of ``runs`` (marking a run failed fails its running products)."""
+    take_lock(tx)  # before reading the products, so none is added meanwhile
+    return Tracker(tx, [r["uid"] for r in tx.run(queries.get("tally_products_of_runs").text, runs=runs)])
+
+
+def recount(store: Store) -> int:
+    """Rebuild every Tally node from a full scan and mark the tallies complete; return how
+    many (ensemble, kind) pairs there are. One transaction under the lock, so writers wait for
+    it and nothing is counted twice or lost; it writes one node per pair whatever the graph's
+    size, so it needs no batching into several transactions (which would release the lock)."""
+    def work(tx: neo4j.ManagedTransaction) -> int:
+        take_lock(tx)
+        rows = tx.run(queries.get("status_scan").text, ensemble=None).data()
+        tx.run(queries.get("tally_reset").text).consume()
+        add(tx, {(r["ensemble"] or "", r["kind"], c): r[c] for r in rows for c in COUNTS})
+        return len(rows)
+
+    return store.write_tx(work)
+
+
+def complete(store: Store) -> bool:
+    """Whether the tallies cover every entity (a recount has run on this store)."""
+    return store.read("tally_read", ensemble="")[0]["complete"]
+
+
+def ensure(store: Store) -> bool:
+    """Recount unless the tallies are complete; return whether a recount ran."""
+    if complete(store):
+        return False
+    recount(store)
+    return True
