@@ -6,9 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from latteprov import lineage, synth
+from latteprov import graph, lineage, synth
 from latteprov.ingest import conventions
+from latteprov.ingest.builder import Builder
 from latteprov.ingest.conventions import ConventionError, NameProblem
 from latteprov.ingest.names import ingest_names
 
@@ -158,6 +161,115 @@ def test_reingesting_changes_nothing(store, preset) -> None:
     again = ingest_names(store, preset, names)
     assert again.written.entities_created == 0
     assert store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"] == count
+
+
+# -- dispatch: only templates that could fit are tried, and none that could is skipped ------
+# Templates of other kinds whose literal prefix or suffix differs from the preset's, so that a
+# dispatch on prefix or suffix alone would miss the second fit.
+CLASHING = (
+    '[nodes.any_lime]\nkind = "Source"\ntemplate = "{rest}.lime"\n'
+    '[nodes.prop_any]\nkind = "Sequential"\ntemplate = "prop_{rest}"\n'
+    '[nodes.three]\nkind = "Meson2pt"\ntemplate = "{a:word}_{b:word}_{c}.h5"\n'
+    '[nodes.braced]\nkind = "Meson2pt"\ntemplate = "{{{a:word}}}_{b}"\n'
+    '[nodes.brace_ends]\nkind = "Meson2pt"\ntemplate = "}}{a}{{.h5"\n'
+)
+FRAGMENTS = ["prop_", "spec_", "spec_4D_", "tslice_", "avg_", "formfac_", "seqsrc_", "src_", "a09m310_e_300_",
+             ENS + "_", MOM + "_", "dt-10_", "Srcs0-7_", "x3y3z19t62", "_SS", "src_avg0-7", ".lime", ".h5", "{.h5",
+             LONG + "e.300", "_wflow1.0", "{", "}", "_", "proton_UU_up_up_", "Nsnk8"]
+
+
+@pytest.fixture(scope="module")
+def clashing(tmp_path_factory) -> conventions.Conventions:
+    path = tmp_path_factory.mktemp("conv") / "clash.toml"
+    path.write_text(CLASHING)
+    return conventions.load([path])
+
+
+def every_template(conv: conventions.Conventions, name: str) -> list[tuple[str, dict]]:
+    """Reference: the (key, fields) of every template that fits ``name``, tried one by one."""
+    return [(spec.key, dict(result.named)) for spec in conv.nodes.values() if spec.parser is not None
+            for result in [spec.parser.parse(name)] if result is not None]
+
+
+def assert_dispatch_agrees(conv: conventions.Conventions, name: str) -> None:
+    fits = every_template(conv, name)
+    if len({conv.nodes[key].kind for key, _ in fits}) > 1:
+        with pytest.raises(NameProblem) as caught:
+            conv.match(name)
+        listed = {part.split(" (")[0] for part in str(caught.value).split(": fits templates of different kinds: ")[1].split(", ")
+                  if " (" in part}
+        assert listed == {key for key, _ in fits}
+        return
+    found = conv.match(name)
+    if not fits:
+        assert found is None
+    else:
+        assert found is not None and (found.spec.key, found.fields) in fits
+        assert all(found.raw[k] in name for k in found.fields)
+
+
+def campaign_sample() -> list[str]:
+    names = [v[0] for v in PRESET_NAMES.values()]
+    for tier in ("S", "L"):
+        stream = synth.names(tier, 0)
+        names += itertools.islice(stream, 0, 4000, 7)
+    return names + [n[:-1] for n in names[:40]] + [n + ".h5" for n in names[:40]] + ["", "_", ".lime", "prop_.lime"]
+
+
+def test_dispatch_finds_what_trying_every_template_finds(preset, clashing) -> None:
+    names = campaign_sample()
+    for conv in (preset, clashing):
+        for name in names:
+            assert_dispatch_agrees(conv, name)
+    # the clashing file really makes campaign names problems (else the test above proves little)
+    problems = 0
+    for name in names:
+        try:
+            clashing.match(name)
+        except NameProblem:
+            problems += 1
+    assert problems > len(names) // 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12))
+def test_dispatch_agrees_on_random_names(preset, clashing, pieces: list[str]) -> None:
+    name = "".join(pieces)
+    assert_dispatch_agrees(preset, name)
+    assert_dispatch_agrees(clashing, name)
+
+
+# -- the writer thread ---------------------------------------------------------------------
+def test_batches_are_committed_in_order_while_the_next_are_built(store, preset) -> None:
+    names = list(itertools.islice(synth.names("L", 0), 3000))
+    report = ingest_names(store, preset, names, batch_size=500)
+    assert report.matched == 3000 and not report.problems
+    # the same graph as one big transaction gives
+    counts = store.run_text("MATCH (n:Entity) WITH count(n) AS n MATCH ()-[r]->() RETURN n, count(r) AS r")[0]
+    store.clear()
+    store.install_schema()
+    ingest_names(store, preset, names, batch_size=10**6)
+    assert store.run_text("MATCH (n:Entity) WITH count(n) AS n MATCH ()-[r]->() RETURN n, count(r) AS r")[0] == counts
+
+
+def test_a_refused_batch_stops_the_writing_and_raises(store, preset) -> None:
+    """Configuration 305 is made the input of its own ensemble beforehand, so the batch of its
+    name closes a cycle; the batches built after it must not be written."""
+    cfg = f"{LONG}e.305"
+    found = preset.match(cfg)
+    builder = Builder(preset)
+    cfg_uid = builder.build(found.spec, preset.enrich(found.fields), found.raw)
+    batch = builder.take()
+    ensemble = next(r["uid"] for r in batch.entities if r["props"]["kind"] == "Ensemble")
+    batch.edges = [e for e in batch.edges if e["from"] != cfg_uid]
+    batch.link(ensemble, cfg_uid, "trap")
+    graph.write(store, batch)
+    before = [f"{LONG}e.{c}" for c in (300, 301, 302)]
+    after = [f"{LONG}e.{c}" for c in range(310, 330)]
+    with pytest.raises(graph.CycleError):
+        ingest_names(store, preset, before + [cfg] + after, batch_size=1)
+    written = {r["name"] for r in store.run_text("MATCH (n:GaugeConfig) RETURN n.name AS name")}
+    assert set(before) <= written and not written & set(after)
 
 
 # -- bad input --------------------------------------------------------------------------------

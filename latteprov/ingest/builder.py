@@ -27,6 +27,24 @@ def derived_key(step: str, input_uids: Iterable[str], params: dict | None = None
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def _filled(spec: NodeSpec, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as ``spec`` sees them: its renamed ``fields`` read, its ``set`` values fixed."""
+    f = dict(fields)
+    for prop, source in spec.fields.items():
+        f[prop] = f.get(source)
+    f.update(spec.set)
+    return f
+
+
+def _key_sources(spec: NodeSpec) -> tuple[str, ...] | None:
+    """For each field of ``spec.uses``, the input field its value is read from; None when a
+    rename reads another rename (then only :func:`_filled` gives the values)."""
+    if any(source in spec.fields for source in spec.fields.values()):
+        return None
+    # ``uses`` leaves out the ``set`` fields, so a used field is either renamed or read as is.
+    return tuple(spec.fields.get(u, u) for u in spec.uses)
+
+
 class _Raw(dict):
     """Field text for name formats: as written where known, else the value itself."""
 
@@ -59,6 +77,7 @@ class Builder:
         self.conventions = conventions
         self.batch = GraphBatch()
         self._cache: dict[tuple, str] = {}
+        self._key_sources: dict[str, tuple[str, ...] | None] = {}
         self._emitted: set[str] = set()
         self._pending: list[_Pending] = []
         # spec key -> group fields -> values -> uids: the members group inputs look for.
@@ -77,15 +96,18 @@ class Builder:
     def build(self, spec: NodeSpec, fields: dict[str, Any], raw: dict[str, str] | None = None,
               extra_inputs: Iterable[tuple[str, str]] = (), params: dict | None = None) -> str:
         """The uid of the node ``spec`` means with these fields, building it and its inputs."""
-        f = dict(fields)
-        for prop, source in spec.fields.items():
-            f[prop] = f.get(source)
-        f.update(spec.set)
         extra_inputs = tuple(extra_inputs)
-        key = (spec.key, tuple(f.get(u) for u in spec.uses), extra_inputs)
+        sources = self._key_sources.get(spec.key)
+        if sources is None:
+            sources = self._key_sources[spec.key] = _key_sources(spec)
+        # Most calls are for inputs built before (the ensemble, actions and configuration of
+        # every propagator): look them up without copying the fields first.
+        values = tuple(map(fields.get, sources)) if sources is not None else tuple(map(_filled(spec, fields).get, spec.uses))
+        key = (spec.key, values, extra_inputs)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        f = _filled(spec, fields)
         raw = {k: v for k, v in (raw or {}).items() if k not in spec.set and k not in spec.fields}
         links: list[tuple[str, str]] = list(extra_inputs)
         groups: list[InputSpec] = []

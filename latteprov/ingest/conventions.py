@@ -87,8 +87,13 @@ class NodeSpec:
 
     @property
     def prefix(self) -> str:
-        """The literal text before the first placeholder (names are dispatched on it)."""
-        return (self.template or "").split("{", 1)[0]
+        """The literal text before the first placeholder: every name that fits starts with it."""
+        return (self.template or "").split("{", 1)[0].replace("}}", "}")
+
+    @property
+    def suffix(self) -> str:
+        """The literal text after the last placeholder: every name that fits ends with it."""
+        return (self.template or "").rsplit("}", 1)[-1].replace("{{", "{") if "}" in (self.template or "") else ""
 
 
 @dataclass
@@ -134,14 +139,16 @@ class Conventions:
     nodes: dict[str, NodeSpec]
     layouts: dict[str, LayoutSpec]
     ensembles: dict[str, str]
-    _by_prefix: list[tuple[str, list[NodeSpec]]] = field(default_factory=list)
+    _by_prefix: dict[str, list[tuple[str, NodeSpec]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        groups: dict[str, list[NodeSpec]] = {}
+        # Dispatch: a name can only fit a template whose literal prefix it starts with and whose
+        # literal suffix it ends with, so only those are tried (longest prefix first); no
+        # template that could fit is skipped, which keeps two-kind matches detectable.
         for spec in self.nodes.values():
             if spec.parser is not None:
-                groups.setdefault(spec.prefix, []).append(spec)
-        self._by_prefix = sorted(groups.items(), key=lambda item: -len(item[0]))
+                self._by_prefix.setdefault(spec.prefix, []).append((spec.suffix, spec))
+        self._prefix_lengths = sorted({len(p) for p in self._by_prefix}, reverse=True)
         self._long_to_short = {long: short for short, long in self.ensembles.items()}
 
     # -- names -------------------------------------------------------------------------------
@@ -150,22 +157,24 @@ class Conventions:
 
         Two templates of different kinds fitting one name is a :class:`NameProblem`.
         """
-        found: list[Match] = []
-        for prefix, specs in self._by_prefix:
-            if not filename.startswith(prefix):
+        found: list[tuple[NodeSpec, parse.Match]] = []
+        for length in self._prefix_lengths:
+            if length > len(filename):
                 continue
-            for spec in specs:
-                result = spec.parser.parse(filename)
-                if result is not None:
-                    raw = {k: filename[a:b] for k, (a, b) in result.spans.items()}
-                    found.append(Match(spec, dict(result.named), raw))
+            for suffix, spec in self._by_prefix.get(filename[:length], ()):
+                if filename.endswith(suffix):
+                    # Only the regex runs here; fields are converted for the one match kept.
+                    matched = spec.parser.parse(filename, evaluate_result=False)
+                    if matched is not None:
+                        found.append((spec, matched))
         if not found:
             return None
-        kinds = {m.spec.kind for m in found}
-        if len(kinds) > 1:
+        if len({spec.kind for spec, _ in found}) > 1:
             raise NameProblem(f"{filename}: fits templates of different kinds: "
-                              + ", ".join(f"{m.spec.key} ({m.spec.kind}, {m.spec.origin})" for m in found))
-        return found[0]
+                              + ", ".join(f"{spec.key} ({spec.kind}, {spec.origin})" for spec, _ in found))
+        spec, matched = found[0]
+        result = matched.evaluate_result()
+        return Match(spec, dict(result.named), {k: filename[a:b] for k, (a, b) in result.spans.items()})
 
     def layout(self, dataset: str) -> tuple[LayoutSpec, dict[str, Any]] | None:
         """The layout a dataset path fits, with the fields of the path."""

@@ -1,15 +1,18 @@
 """``ingest names``: file names (CalLat conventions or the user's) become nodes and edges.
 
-Names are parsed first (so group inputs see every name), then built and written in batches
-of about ``batch_size`` rows, one transaction each; each shared input is written once. Names
+Names are parsed and built one by one into batches of about ``batch_size`` rows, which a
+writer thread commits in order, one transaction each, while the next batch is built; each
+shared input is written once. Group inputs are linked after the last name (they need all). Names
 that fit no template are counted with examples, not fatal; a name that fits two kinds or
 names an unknown ensemble is a problem line, and the others are still ingested.
 """
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from latteprov import graph
@@ -44,9 +47,9 @@ class NamesReport:
         return self.names / self.seconds if self.seconds else 0.0
 
 
-def parse_names(conventions: Conventions, names: Iterable[str], report: NamesReport) -> list[tuple[Match, str]]:
-    """Each name that fits a template, enriched, with the path it came from."""
-    matched: list[tuple[Match, str]] = []
+def parse_names(conventions: Conventions, names: Iterable[str], report: NamesReport) -> Iterator[tuple[Match, str]]:
+    """Each name that fits a template, enriched, with the path it came from (lazily, so that
+    building and writing start with the first names)."""
     for line in names:
         path = line.strip()
         if not path:
@@ -64,8 +67,63 @@ def parse_names(conventions: Conventions, names: Iterable[str], report: NamesRep
         except NameProblem as exc:
             report.problems.append(str(exc) if str(exc).startswith(base) else f"{base}: {exc}")
             continue
-        matched.append((found, path))
-    return matched
+        report.matched += 1
+        yield found, path
+
+
+class _Writer:
+    """Writes batches in order, one transaction each, in a thread of its own, so the next batch
+    is built while the server commits this one (Python holds one core, Neo4j the other).
+
+    After a failed batch nothing more is written (later batches may name its nodes); the error
+    is raised to the builder at its next :meth:`put` or on leaving the ``with`` block.
+    """
+
+    def __init__(self, store: Store, report: NamesReport, depth: int = 2) -> None:
+        self.store = store
+        self.report = report
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[graph.GraphBatch | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="ingest-names-writer", daemon=True)
+
+    def __enter__(self) -> "_Writer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if exc_type is None and self.error is not None:
+            raise self.error
+
+    def put(self, batch: graph.GraphBatch) -> None:
+        """Queue a batch (waits while ``depth`` batches are queued)."""
+        if self.error is not None:
+            raise self.error
+        self._queue.put(batch)
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain without writing
+            try:
+                self.report.written += graph.write(self.store, batch)
+            except BaseException as exc:  # handed to the building thread, which reports it
+                self.error = exc
+
+
+def _slices(batch: graph.GraphBatch, size: int) -> Iterator[graph.GraphBatch]:
+    """``batch`` as transactions of about ``size`` rows. Group resolution can leave many edges
+    at the end: entities and files first, then the edges in slices, each naming only rows
+    already committed."""
+    if len(batch) <= 2 * size:
+        yield batch
+        return
+    yield graph.GraphBatch(entities=batch.entities, files=batch.files,
+                           edges=[e for e in batch.edges if e["type"] == "STORED_AT"])
+    derived = [e for e in batch.edges if e["type"] != "STORED_AT"]
+    for start in range(0, len(derived), size):
+        yield graph.GraphBatch(edges=derived[start:start + size])
 
 
 def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *,
@@ -73,41 +131,27 @@ def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *
     """Record the nodes, edges and (for existing files) DataFiles the names mean."""
     started = time.perf_counter()
     report = NamesReport()
-    matched = parse_names(conventions, names, report)
-    report.matched = len(matched)
     builder = Builder(conventions)
     hostname = datafiles.host()
-
-    def flush(force: bool = False) -> None:
-        if not (force or len(builder.batch) >= batch_size):
-            return
-        batch = builder.take()
-        if len(batch) <= 2 * batch_size:
-            report.written += graph.write(store, batch)
-            return
-        # Group resolution can leave many edges at the end: entities and files first, then
-        # the edges in slices, each naming only rows already committed.
-        report.written += graph.write(store, graph.GraphBatch(
-            entities=batch.entities, files=batch.files, edges=[e for e in batch.edges if e["type"] == "STORED_AT"]))
-        derived = [e for e in batch.edges if e["type"] != "STORED_AT"]
-        for start in range(0, len(derived), batch_size):
-            report.written += graph.write(store, graph.GraphBatch(edges=derived[start:start + batch_size]))
-
-    for i, (found, path) in enumerate(matched, 1):
-        uid = builder.build(found.spec, found.fields, found.raw)
-        try:
-            stat = os.stat(path)
-        except OSError:
-            stat = None
-        if stat is not None:
-            builder.batch.add_file(uid, os.path.abspath(path), host=hostname, **datafiles.stat_props(stat))
-            report.files += 1
-        flush()
-        if advance and i % 1000 == 0:
-            advance(1000)
-    builder.resolve_groups()
-    flush(force=True)
+    with _Writer(store, report) as writer:
+        for found, path in parse_names(conventions, names, report):
+            uid = builder.build(found.spec, found.fields, found.raw)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                stat = None
+            if stat is not None:
+                builder.batch.add_file(uid, os.path.abspath(path), host=hostname, **datafiles.stat_props(stat))
+                report.files += 1
+            if len(builder.batch) >= batch_size:
+                writer.put(builder.take())
+            if advance and report.matched % 1000 == 0:
+                advance(1000)
+        builder.resolve_groups()
+        for batch in _slices(builder.take(), batch_size):
+            if len(batch):
+                writer.put(batch)
     if advance:
-        advance(len(matched) % 1000)
+        advance(report.matched % 1000)
     report.seconds = time.perf_counter() - started
     return report
