@@ -1,8 +1,11 @@
 // name: take_tally_lock
 // Serialises every transaction that changes what the tallies count (an entity's existence,
 // state, valid or file_statuses): taken before the first such change and held to commit, after
-// the DAG lock when both are taken. Its `complete` flag says the tallies hold every entity.
+// the DAG lock when both are taken. Its `complete` flag says the tallies hold every entity:
+// true from the start on a graph without entities, else set by a recount.
+WITH NOT EXISTS { MATCH (:Entity) } AS empty
 MERGE (l:Lock {name: 'tally'})
+ON CREATE SET l.complete = empty
 SET l.tick = coalesce(l.tick, 0) + 1
 
 // name: tally_snapshot
@@ -53,9 +56,9 @@ RETURN count(t) AS deleted
 // name: tally_read
 // The status rows from the Tally nodes (ensemble $ensemble, or all when null; '' stands for
 // shared entities and comes back as null, sorted last like the scan), and whether the tallies
-// are complete (set by a recount); no rows when they are not.
+// are complete (a graph without entities has nothing to count); no rows when they are not.
 OPTIONAL MATCH (l:Lock {name: 'tally'})
-WITH coalesce(l.complete, false) AS complete
+WITH coalesce(l.complete, NOT EXISTS { MATCH (:Entity) }) AS complete
 OPTIONAL MATCH (t:Tally)
 WHERE complete AND t.total > 0 AND ($ensemble IS NULL OR t.ensemble = $ensemble)
 WITH complete, t ORDER BY t.ensemble = '', t.ensemble, t.kind

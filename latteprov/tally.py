@@ -9,10 +9,10 @@ what the entities it touches contribute before and after its writes and adds the
 to the Tally nodes. The lock makes the counts exact under concurrent writers; being part of
 the writing transaction makes them crash-safe.
 
-The lock's ``complete`` flag says the tallies cover every entity: :func:`recount` sets it
-(``latteprov init`` runs it when the flag is missing: stores written before the tallies
-existed, stores loaded by ``neo4j-admin import``), and :meth:`Store.clear` leaves an empty
-graph with complete (all zero) tallies.
+The lock's ``complete`` flag says the tallies cover every entity: the first write to a graph
+without entities creates the lock with it set (an empty graph, e.g. after :meth:`Store.clear`,
+needs no counting), :func:`recount` sets it elsewhere; ``latteprov init`` recounts when it is
+missing (stores written before the tallies existed, stores loaded by ``neo4j-admin import``).
 """
 from __future__ import annotations
 
