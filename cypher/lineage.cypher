@@ -66,7 +66,8 @@ RETURN n AS node, labels(n) AS labels,
 // name: node_details
 // One node with its neighbourhood for ``latteprov show``: direct inputs (with roles), the
 // number of direct derivatives, its files, the runs that generated it or used it, and the
-// invalidation events it is linked to.
+// invalidation and revalidation events that cover it (those whose root is the node or one of
+// its ancestors: only the root is linked to an event).
 CALL () {
   MATCH (n:Entity {uid: $uid}) RETURN n
   UNION
@@ -82,4 +83,5 @@ RETURN n AS node, labels(n) AS labels,
        COLLECT { MATCH (n)-[:GENERATED_BY]->(run:Run) RETURN run {.*, relation: 'generated_by'}
                  UNION
                  MATCH (run:Run)-[:USED]->(n) RETURN run {.*, relation: 'used_by'} } AS runs,
-       COLLECT { MATCH (n)-[:INVALIDATED_BY]->(i:Invalidation) RETURN i {.*} } AS invalidations
+       COLLECT { MATCH (n)-[:DERIVED_FROM]->*(a:Entity)-[:INVALIDATED_BY]->(i:Invalidation) WHERE i.root = a.uid
+                 RETURN DISTINCT i {.*} } AS invalidations

@@ -124,7 +124,7 @@ def invalidate(app: AppContext, ident: str, reason: str, by: str, dry_run: bool,
     uids too). Otherwise the impact is shown on stderr and confirmed unless --yes; the
     output is the event with the counts (and, in JSON, the impact). Nothing is deleted.
     """
-    impact = invalidation.impact(app.store, ident)
+    impact = invalidation.impact(app.store, ident, with_uids=dry_run and fmt == "json")
     if dry_run:
         emit_one(impact, fmt, impact_view)
         return
