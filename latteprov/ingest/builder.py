@@ -45,14 +45,18 @@ def _key_sources(spec: NodeSpec) -> tuple[str, ...] | None:
     return tuple(spec.fields.get(u, u) for u in spec.uses)
 
 
-class _Raw(dict):
-    """Field text for name formats: as written where known, else the value itself."""
+class _Raw:
+    """Field text for name formats (``str.format_map``): as written where known, else the
+    value itself. A view, not a copy: one is made for every node built."""
 
     def __init__(self, raw: dict[str, str], fields: dict[str, Any]) -> None:
-        super().__init__(raw)
+        self.raw = raw
         self.fields = fields
 
-    def __missing__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> str:
+        text = self.raw.get(key)
+        if text is not None:
+            return text
         value = self.fields.get(key)
         if value is None:
             raise KeyError(key)
@@ -108,7 +112,9 @@ class Builder:
         if cached is not None:
             return cached
         f = _filled(spec, fields)
-        raw = {k: v for k, v in (raw or {}).items() if k not in spec.set and k not in spec.fields}
+        raw = raw or {}
+        if spec.set or spec.fields:  # a fixed or renamed field is not the text the name wrote
+            raw = {k: v for k, v in raw.items() if k not in spec.set and k not in spec.fields}
         links: list[tuple[str, str]] = list(extra_inputs)
         groups: list[InputSpec] = []
         for inp in spec.inputs:
