@@ -6,7 +6,8 @@ The initial load of a big server (XL and beyond, see docs/scaling.md) is fastest
 per class (its header from the model's declared properties), one relationship file per type,
 and ``import.args``: the options for ``neo4j-admin database import full @DIR/import.args``.
 Rows are streamed from one read transaction per query, so memory does not grow with the graph.
-Web users and the DAG lock are not provenance and are left out.
+Web users, the locks and the status tallies (recounted by ``latteprov init``) are not provenance
+and are left out.
 """
 from __future__ import annotations
 
