@@ -4,34 +4,63 @@
 MERGE (l:Lock {name: 'dag'})
 SET l.tick = coalesce(l.tick, 0) + 1
 
-// name: merge_entities
-// Creates or matches entities of one class by uid. $labels: the class's labels (from the
-// model; one query per class, so the labels are a constant of the statement rather than of
-// each row); $rows: [{uid, props, state}]. A matched node keeps its labels and properties;
-// differing properties come back as conflicts. state only moves forward (a re-declared
-// 'planned' never demotes a started product).
+// name: existing_uids
+// Which of the uids a batch writes already exist: $entities (Entity uids), $runs (Run uids),
+// $files (DataFile uids). Returns entities and runs (lists of uids) and files ([{uid, status}]:
+// a new product's file_statuses are known from them). The write path creates the others with
+// CREATE (no MERGE, so no Eager operators); a concurrent creator of the same uid makes that
+// CREATE fail on the uniqueness constraint, and the whole batch is retried.
+CALL () { UNWIND $entities AS u MATCH (n:Entity {uid: u}) RETURN collect(u) AS entities }
+CALL () { UNWIND $runs AS u MATCH (n:Run {uid: u}) RETURN collect(u) AS runs }
+CALL () { UNWIND $files AS u MATCH (f:DataFile {uid: u}) RETURN collect({uid: u, status: f.status}) AS files }
+RETURN entities, runs, files
+
+// name: create_entities
+// Creates entities of one class that existing_uids did not find. $labels: the class's labels
+// (one statement per class, so they are a constant of the statement); $rows: [{props}], props
+// complete (uid, kind, name, state, valid, file_statuses ...).
 UNWIND $rows AS r
-MERGE (n:Entity {uid: r.uid})
-ON CREATE SET n += r.props, n:$($labels), n.created_at = datetime(), n.valid = true,
-              n.state = coalesce(r.state, 'done'), n._new = true
-WITH n, r, n._new IS NOT NULL AS created
-REMOVE n._new
-FOREACH (_ IN CASE WHEN NOT created AND r.state IS NOT NULL AND n.state <> r.state
-                         AND r.state <> 'planned' THEN [1] ELSE [] END | SET n.state = r.state)
-RETURN r.uid AS uid, created,
-       CASE WHEN created THEN [] ELSE
-         [k IN keys(r.props) WHERE k <> 'name' AND n[k] IS NOT NULL AND n[k] <> r.props[k]] END AS conflicts
+CREATE (n:$($labels))
+SET n = r.props, n.created_at = datetime()
+RETURN count(n) AS created
+
+// name: match_entities
+// Entities of a batch that exist already. $rows: [{uid, props, state}]. A matched node keeps
+// its properties; differing ones come back as conflicts. state only moves forward (a
+// re-declared 'planned' never demotes a started product). Returns uid and conflicts per row.
+UNWIND $rows AS r
+MATCH (n:Entity {uid: r.uid})
+FOREACH (_ IN CASE WHEN r.state IS NOT NULL AND n.state <> r.state AND r.state <> 'planned'
+                   THEN [1] ELSE [] END | SET n.state = r.state)
+RETURN r.uid AS uid,
+       [k IN keys(r.props) WHERE k <> 'name' AND n[k] IS NOT NULL AND n[k] <> r.props[k]] AS conflicts
 
 // name: merge_runs
-// Creates or updates runs. $rows: [{uid, props, mutable}]; mutable holds end time and exit state.
+// Updates runs that exist already (or creates them). $rows: [{uid, props, mutable}]; mutable
+// holds end time and exit state.
 UNWIND $rows AS r
 MERGE (run:Run {uid: r.uid})
 ON CREATE SET run += r.props
 SET run += r.mutable
 RETURN count(run) AS runs
 
+// name: create_runs
+// Creates runs that existing_uids did not find. $rows: [{uid, props, mutable}].
+UNWIND $rows AS r
+CREATE (run:Run)
+SET run = r.props, run += r.mutable
+RETURN count(run) AS runs
+
+// name: create_files
+// Creates data files that existing_uids did not find (no product is stored at them yet).
+// $rows: [{uid, props, mutable}].
+UNWIND $rows AS r
+CREATE (f:DataFile)
+SET f = r.props, f += r.mutable
+RETURN count(f) AS files
+
 // name: merge_files
-// Creates or updates data files. $rows: [{uid, props, mutable}]; mutable holds size, status, checksum ...
+// Updates data files that exist already (or creates them). $rows: [{uid, props, mutable}]; mutable holds size, status, checksum ...
 // Products already stored at a file get their file_statuses refreshed (see merge_stored_at).
 UNWIND $rows AS r
 MERGE (f:DataFile {uid: r.uid})
@@ -80,6 +109,40 @@ MERGE (a)-[e:STORED_AT]->(b)
 WITH a, count(e) AS edges
 SET a.file_statuses = COLLECT { MATCH (a)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
 RETURN sum(edges) AS matched
+
+// name: create_derived_from
+// DERIVED_FROM edges out of entities created in this transaction (no such edge can exist yet,
+// so CREATE, not MERGE). $rows: [{from, to, role}]; returns the rows whose endpoints were found.
+UNWIND $rows AS r
+MATCH (a:Entity {uid: r.from})
+MATCH (b:Entity {uid: r.to})
+CREATE (a)-[e:DERIVED_FROM {role: r.role}]->(b)
+RETURN count(e) AS matched
+
+// name: create_generated_by
+// GENERATED_BY edges with an endpoint created in this transaction. $rows: [{from, to}]
+UNWIND $rows AS r
+MATCH (a:Entity {uid: r.from})
+MATCH (b:Run {uid: r.to})
+CREATE (a)-[e:GENERATED_BY]->(b)
+RETURN count(e) AS matched
+
+// name: create_used
+// USED edges with an endpoint created in this transaction. $rows: [{from, to}]
+UNWIND $rows AS r
+MATCH (a:Run {uid: r.from})
+MATCH (b:Entity {uid: r.to})
+CREATE (a)-[e:USED]->(b)
+RETURN count(e) AS matched
+
+// name: create_stored_at
+// STORED_AT edges of products created in this transaction (their file_statuses were set on
+// creation, from the batch's files). $rows: [{from, to}]
+UNWIND $rows AS r
+MATCH (a:Entity {uid: r.from})
+MATCH (b:DataFile {uid: r.to})
+CREATE (a)-[e:STORED_AT]->(b)
+RETURN count(e) AS matched
 
 // name: find_cycles
 // For the DERIVED_FROM edges just written ($rows: [{from, to}]), a path that closes a cycle

@@ -24,11 +24,12 @@ from latteprov.errors import InputError
 from latteprov.identity import make_uid
 from latteprov.store import Store
 
+# Edge type -> (query that MERGEs it, query that CREATEs it when an endpoint is new).
 EDGE_QUERIES = {
-    "DERIVED_FROM": "merge_derived_from",
-    "GENERATED_BY": "merge_generated_by",
-    "USED": "merge_used",
-    "STORED_AT": "merge_stored_at",
+    "DERIVED_FROM": ("merge_derived_from", "create_derived_from"),
+    "GENERATED_BY": ("merge_generated_by", "create_generated_by"),
+    "USED": ("merge_used", "create_used"),
+    "STORED_AT": ("merge_stored_at", "create_stored_at"),
 }
 RUN_MUTABLE = ("ended_at", "exit_state")
 # What every uid looks like ('<Kind>:' + 20 hex digits); anything else in an edge is a name.
@@ -42,6 +43,14 @@ class GraphError(InputError):
 
 class CycleError(GraphError):
     """A DERIVED_FROM edge would make provenance cyclic."""
+
+
+class RacingCreate(neo4j.exceptions.DriverError):
+    """Another transaction created a node this batch was about to create: the driver's managed
+    transaction rolls the batch back and runs it again (it then finds the node and matches it)."""
+
+    def is_retryable(self) -> bool:
+        return True
 
 
 def now() -> datetime:
@@ -171,6 +180,27 @@ def _dag_cycle(edges: list[dict], names: dict[str, str]) -> list[str] | None:
     return None
 
 
+def _create(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
+    """Run one of the CREATE statements; a uid created meanwhile by another transaction
+    (the uniqueness constraint refuses ours) makes the driver retry the whole batch."""
+    try:
+        tx.run(queries.get(name).text, params).consume()
+    except neo4j.exceptions.ConstraintError as exc:
+        raise RacingCreate(f"{name}: {exc.message}") from exc
+
+
+def _merged_runs(runs: list[dict]) -> list[dict]:
+    """Runs by uid: the first row's properties, the later rows' end time and exit state on top
+    (what MERGE-ing the rows one after the other would leave)."""
+    merged: dict[str, dict] = {}
+    for row in runs:
+        if row["uid"] in merged:
+            merged[row["uid"]]["mutable"].update(row["mutable"])
+        else:
+            merged[row["uid"]] = {**row, "mutable": dict(row["mutable"])}
+    return list(merged.values())
+
+
 def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     """Write ``batch`` inside an open transaction (callers compose it with other work)."""
     checks.check_in_tx(tx, batch)
@@ -180,40 +210,81 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     if derived:
         tx.run(queries.get("take_dag_lock").text).consume()
     tracked = tally.track_batch(tx, batch)  # the tally lock comes after the DAG lock
-    created: set[str] = set()
+    entities = _dedupe(batch.entities, lambda r: r["uid"])
+    runs = _merged_runs(batch.runs)
+    files = _dedupe(batch.files, lambda r: r["uid"])
+    edges = {type_: derived if type_ == "DERIVED_FROM" else _dedupe(
+        [e for e in batch.edges if e["type"] == type_], lambda e: (e["from"], e["to"], e["role"]))
+        for type_ in EDGE_QUERIES}
+    # Which nodes exist already: the others are created with CREATE (cheaper than MERGE, and
+    # edges touching them need no MERGE either: no transaction but this one can see them).
+    file_uids = {row["uid"] for row in files} | {e["to"] for e in edges["STORED_AT"]}
+    existing = tx.run(queries.get("existing_uids").text, entities=[row["uid"] for row in entities],
+                   runs=[row["uid"] for row in runs], files=sorted(file_uids)).single()
+    old_entities, old_runs = set(existing["entities"]), set(existing["runs"])
+    file_status = {f["uid"]: f["status"] for f in existing["files"]}
+    new_files = {row["uid"] for row in files} - file_status.keys()
+    for row in files:  # the status each file has once merge_files/create_files ran
+        status = row["mutable"].get("status", file_status.get(row["uid"], row["props"].get("status")))
+        file_status[row["uid"]] = status
+    created = {row["uid"] for row in entities} - old_entities
+    new_runs = {row["uid"] for row in runs} - old_runs
+
+    # A new product's file_statuses come from the batch (all its STORED_AT edges are in it).
+    statuses: dict[str, list[str]] = {}
+    for e in edges["STORED_AT"]:
+        if e["from"] in created and file_status.get(e["to"]) is not None:
+            statuses.setdefault(e["from"], []).append(file_status[e["to"]])
     by_labels: dict[tuple[str, ...], list[dict]] = {}
-    for row in _dedupe(batch.entities, lambda r: r["uid"]):
-        by_labels.setdefault(tuple(row["labels"]), []).append(
-            {"uid": row["uid"], "props": row["props"], "state": row["state"]})
+    matched = []
+    for row in entities:
+        if row["uid"] in created:
+            props = {**row["props"], "valid": True, "state": row["state"] or "done"}
+            if row["uid"] in statuses:
+                props["file_statuses"] = statuses[row["uid"]]
+            by_labels.setdefault(tuple(row["labels"]), []).append({"props": props})
+        else:
+            matched.append({"uid": row["uid"], "props": row["props"], "state": row["state"]})
     for labels, rows in by_labels.items():
-        for rec in tx.run(queries.get("merge_entities").text, labels=list(labels), rows=rows):
-            if rec["created"]:
-                result.entities_created += 1
-                created.add(rec["uid"])
-            else:
-                result.entities_matched += 1
-            if rec["conflicts"]:
-                result.conflicts.append(f"{rec['uid']}: differs in {', '.join(rec['conflicts'])}")
-    # Only edges whose source existed before this transaction can close a cycle through
-    # committed edges (docs/architecture.md, "No cycles"); the others are checked in Python.
-    old_sources = [e for e in derived if e["from"] not in created]
-    if batch.runs:
-        tx.run(queries.get("merge_runs").text, rows=batch.runs).consume()
-    if batch.files:
-        tx.run(queries.get("merge_files").text, rows=_dedupe(batch.files, lambda r: r["uid"])).consume()
-    for type_, name in EDGE_QUERIES.items():
-        rows = derived if type_ == "DERIVED_FROM" else _dedupe(
-            [e for e in batch.edges if e["type"] == type_], lambda e: (e["from"], e["to"], e["role"]))
+        _create(tx, "create_entities", labels=list(labels), rows=rows)
+    for rec in tx.run(queries.get("match_entities").text, rows=matched) if matched else ():
+        if rec["conflicts"]:
+            result.conflicts.append(f"{rec['uid']}: differs in {', '.join(rec['conflicts'])}")
+    result.entities_created, result.entities_matched = len(created), len(matched)
+
+    if new_runs:
+        _create(tx, "create_runs", rows=[row for row in runs if row["uid"] in new_runs])
+    if len(runs) > len(new_runs):
+        tx.run(queries.get("merge_runs").text, rows=[row for row in runs if row["uid"] not in new_runs]).consume()
+    if new_files:
+        _create(tx, "create_files", rows=[row for row in files if row["uid"] in new_files])
+    if len(files) > len(new_files):
+        tx.run(queries.get("merge_files").text,
+               rows=[row for row in files if row["uid"] not in new_files]).consume()
+
+    new = created | new_runs
+    for type_, (merge_name, create_name) in EDGE_QUERIES.items():
+        rows = edges[type_]
         if not rows:
             continue
-        matched = tx.run(queries.get(name).text, rows=rows).single()["matched"]
-        if matched != len(rows):
+        # STORED_AT to an old product refreshes its file_statuses, which only the MERGE does.
+        fresh = (lambda e: e["from"] in created) if type_ == "STORED_AT" else \
+            (lambda e: e["from"] in new or e["to"] in new)
+        done = 0
+        for name, part in ((create_name, [e for e in rows if fresh(e)]),
+                           (merge_name, [e for e in rows if not fresh(e)])):
+            if part:
+                done += tx.run(queries.get(name).text, rows=part).single()["matched"]
+        if done != len(rows):
             uids = sorted({e["from"] for e in rows} | {e["to"] for e in rows})
             missing = tx.run(queries.get("missing_uids").text, uids=uids).single()["missing"]
             raise GraphError(f"{type_} edge names unknown node(s): {', '.join(missing[:5]) or '?'}"
                              + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
-        result.edges_written += matched
+        result.edges_written += done
     if derived:
+        # Only edges whose source existed before this transaction can close a cycle through
+        # committed edges (docs/architecture.md, "No cycles"); the others are checked in Python.
+        old_sources = [e for e in derived if e["from"] not in created]
         names = {row["uid"]: row["props"].get("name") or row["uid"] for row in batch.entities}
         cycle = _dag_cycle(derived, names)
         if cycle is None and old_sources:

@@ -12,7 +12,7 @@ ACTION = dict(M5=1.1, L5=6, alpha5=1.5, quark_mass=0.00951)
 
 
 def count(store) -> int:
-    return store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    return store.run_text("MATCH (n:Entity) RETURN count(n) AS n")[0]["n"]
 
 
 def ensemble(b: GraphBatch, **extra) -> str:
