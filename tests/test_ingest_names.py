@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from latteprov import graph, lineage, synth
+from latteprov.errors import InputError
 from latteprov.ingest import conventions
 from latteprov.ingest.builder import Builder
 from latteprov.ingest.conventions import ConventionError, NameProblem
@@ -270,6 +271,18 @@ def test_a_refused_batch_stops_the_writing_and_raises(store, preset) -> None:
         ingest_names(store, preset, before + [cfg] + after, batch_size=1)
     written = {r["name"] for r in store.run_text("MATCH (n:GaugeConfig) RETURN n.name AS name")}
     assert set(before) <= written and not written & set(after)
+
+
+def test_a_name_the_builder_refuses_stops_the_ingest_with_one_error(store, tmp_path: Path) -> None:
+    extra = tmp_path / "cfgx.toml"
+    extra.write_text('[nodes.cfgx]\nkind = "GaugeConfig"\nset = { flow_time = 0.0 }\n'
+                     'template = "cfgx_{ensemble:word}_{stream:word}_{config}.x"\n')
+    conv = conventions.load([extra])
+    after = [f"cfgx_a09m310_e_{c}.x" for c in range(20, 40)]
+    with pytest.raises(InputError, match="GaugeConfig.config: 'abc' is not a valid integer"):
+        ingest_names(store, conv, ["cfgx_a09m310_e_1.x", "cfgx_a09m310_e_abc.x", *after], batch_size=1)
+    written = {r["config"] for r in store.run_text("MATCH (n:GaugeConfig) RETURN n.config AS config")}
+    assert written <= {1}
 
 
 # -- bad input --------------------------------------------------------------------------------

@@ -76,13 +76,15 @@ class _Writer:
     is built while the server commits this one (Python holds one core, Neo4j the other).
 
     After a failed batch nothing more is written (later batches may name its nodes); the error
-    is raised to the builder at its next :meth:`put` or on leaving the ``with`` block.
+    is raised to the builder at its next :meth:`put` or on leaving the ``with`` block. When the
+    builder fails, the batch being written is finished and the queued ones are dropped.
     """
 
     def __init__(self, store: Store, report: NamesReport, depth: int = 2) -> None:
         self.store = store
         self.report = report
         self.error: BaseException | None = None
+        self._abandoned = False
         self._queue: queue.Queue[graph.GraphBatch | None] = queue.Queue(maxsize=depth)
         self._thread = threading.Thread(target=self._run, name="ingest-names-writer", daemon=True)
 
@@ -91,6 +93,8 @@ class _Writer:
         return self
 
     def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        # The builder failed or was interrupted: finish the batch being written, drop the queued ones.
+        self._abandoned = exc_type is not None
         self._queue.put(None)
         self._thread.join()
         if exc_type is None and self.error is not None:
@@ -104,7 +108,7 @@ class _Writer:
 
     def _run(self) -> None:
         while (batch := self._queue.get()) is not None:
-            if self.error is not None:
+            if self.error is not None or self._abandoned:
                 continue  # drain without writing
             try:
                 self.report.written += graph.write(self.store, batch)
