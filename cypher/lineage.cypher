@@ -12,39 +12,81 @@ RETURN uid, name, kind
 LIMIT 5
 
 // name: lineage
-// Everything $uid was derived from (transitively), each node with its direct inputs and the
-// runs that generated it. Ancestors are collected DISTINCT (endpoints, not paths), so
-// diamonds cost nothing extra; depth and kind filters are applied by the caller.
+// Everything $uid was derived from (transitively), as one row (none when no entity has uid
+// $uid): the root's uid and the nodes, root first, then its ancestors, then the runs that
+// generated them (each once), each as {props, labels, inputs: [[input uid, role]], runs:
+// [uids of its runs]}. Ancestors are collected DISTINCT (endpoints, not paths), so diamonds
+// cost nothing extra. Property maps rather than nodes, runs sent once and timestamps sent as
+// text keep the answer cheap to decode: the Python driver spends ~50 us building each
+// DateTime, more than the rest of a node. A timestamp in UTC becomes exactly the text of the
+// driver's DateTime.iso_format(); a key absent from a node comes back null. Depth and kind
+// filters are applied by the caller.
 MATCH (root:Entity {uid: $uid})
 CALL (root) {
-  OPTIONAL MATCH (root)-[:DERIVED_FROM]->+(a:Entity)
+  MATCH (root)-[:DERIVED_FROM]->+(a:Entity)
   RETURN collect(DISTINCT a) AS ancestors
 }
-UNWIND [root] + ancestors AS n
-RETURN n AS node, labels(n) AS labels,
-       COLLECT { MATCH (n)-[r:DERIVED_FROM]->(m:Entity) RETURN {to: m.uid, role: r.role} } AS inputs,
-       COLLECT { MATCH (n)-[:GENERATED_BY]->(run:Run) RETURN run } AS runs
+WITH root, [root] + ancestors AS members
+CALL (members) {
+  UNWIND members AS n
+  MATCH (n)-[:GENERATED_BY]->(run:Run)
+  RETURN collect(DISTINCT run) AS runs
+}
+UNWIND members + runs AS x
+WITH root, x, [v IN [x.created_at, x.started_at, x.ended_at] |
+  CASE WHEN valueType(v) STARTS WITH 'ZONED DATETIME' AND v.offsetSeconds = 0 AND 1000 <= v.year <= 9999
+       THEN toString(date(v)) + 'T' + right('0' + v.hour, 2) + ':' + right('0' + v.minute, 2) + ':'
+            + right('0' + v.second, 2) + '.' + right('00000000' + v.nanosecond, 9) + '+00:00'
+       ELSE v END] AS t
+RETURN root.uid AS root,
+       collect({props: x {.*, created_at: t[0], started_at: t[1], ended_at: t[2]}, labels: labels(x),
+                inputs: COLLECT { MATCH (x)-[r:DERIVED_FROM]->(m:Entity) RETURN [m.uid, r.role] },
+                runs: COLLECT { MATCH (x)-[:GENERATED_BY]->(run:Run) RETURN run.uid }}) AS nodes
 
 // name: downstream
-// Everything derived from $uid (transitively), each node as uid, kind and labels with its
-// direct derivatives (``from`` = the derived product). Descendants are collected DISTINCT
-// (endpoints, not paths); depth, kind and size limits are applied by the caller over the
-// returned edges, which then loads the nodes it keeps (nodes_by_uid): reading every
-// property of a 100k-node fan-out only to summarise it by kind costs 5x more.
+// Everything derived from $uid (transitively), as one row (none when no entity has uid $uid):
+// the root's uid; the descendants within $depth hops (null: any) having a label in $kinds
+// (lower case; null: any) counted by kind (root excluded) as [kind, count] pairs; whether the
+// answer is cut (more than $limit nodes and not $all); and the nodes shown, root first, then
+// nearest first (the $limit nearest when cut), each as {props, labels, inputs: [[input uid,
+// role]]}, timestamps as text as in ``lineage``. Hop distances (ANY SHORTEST, ~3x the cost of
+// the DISTINCT endpoints) are computed only when a depth is given or the answer may be cut,
+// and only the shown nodes' properties travel.
 MATCH (root:Entity {uid: $uid})
 CALL (root) {
-  OPTIONAL MATCH (root)<-[:DERIVED_FROM]-+(d:Entity)
+  MATCH (root)<-[:DERIVED_FROM]-+(d:Entity)
   RETURN collect(DISTINCT d) AS descendants
 }
-UNWIND [root] + descendants AS n
-RETURN n.uid AS uid, n.kind AS kind, labels(n) AS labels,
-       COLLECT { MATCH (n)<-[r:DERIVED_FROM]-(m:Entity) RETURN {from: m.uid, role: r.role} } AS derivatives
-
-// name: nodes_by_uid
-// The entities with the given $uids, with their labels (order not kept).
-UNWIND $uids AS u
-MATCH (n:Entity {uid: u})
-RETURN n AS node, labels(n) AS labels
+WITH root, descendants, $depth IS NOT NULL OR (NOT $all AND size(descendants) >= $limit) AS ranked
+CALL (root, descendants, ranked) {
+  RETURN root AS node, 0 AS hops
+  UNION ALL
+  WITH root WHERE ranked
+  MATCH p = ANY SHORTEST (root)<-[:DERIVED_FROM]-+(d:Entity)
+  RETURN d AS node, length(p) AS hops
+  UNION ALL
+  UNWIND CASE WHEN ranked THEN [] ELSE descendants END AS node
+  RETURN node, null AS hops
+}
+WITH root, node, hops
+WHERE node = root OR (($depth IS NULL OR hops <= $depth)
+                      AND ($kinds IS NULL OR any(label IN labels(node) WHERE toLower(label) IN $kinds)))
+WITH root, node ORDER BY hops, node.kind, node.uid
+WITH root, collect(node) AS kept
+WITH root, kept, NOT $all AND size(kept) > $limit AS truncated
+WITH root, truncated,
+     COLLECT { UNWIND kept AS n WITH n WHERE n <> root WITH n.kind AS kind, count(*) AS count
+               RETURN [kind, count] } AS summary,
+     CASE WHEN truncated THEN kept[..$limit] ELSE kept END AS shown
+UNWIND shown AS x
+WITH root, truncated, summary, x, [v IN [x.created_at] |
+  CASE WHEN valueType(v) STARTS WITH 'ZONED DATETIME' AND v.offsetSeconds = 0 AND 1000 <= v.year <= 9999
+       THEN toString(date(v)) + 'T' + right('0' + v.hour, 2) + ':' + right('0' + v.minute, 2) + ':'
+            + right('0' + v.second, 2) + '.' + right('00000000' + v.nanosecond, 9) + '+00:00'
+       ELSE v END] AS t
+RETURN root.uid AS root, truncated, summary,
+       collect({props: x {.*, created_at: t[0]}, labels: labels(x),
+                inputs: COLLECT { MATCH (x)-[r:DERIVED_FROM]->(m:Entity) RETURN [m.uid, r.role] }}) AS nodes
 
 // name: derivation_path
 // How $b feeds $a: the nodes lying on some DERIVED_FROM path from $a down to $b (both

@@ -6,10 +6,13 @@ Answers have one JSON shape everywhere (CLI ``--format json``, web API):
 """
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+import neo4j
+
+from latteprov import graph as graphs
 from latteprov import model
 from latteprov.errors import InputError, NotFound
 from latteprov.store import Store
@@ -17,6 +20,7 @@ from latteprov.store import Store
 SHAPE_KEYS = ("uid", "name", "kind", "labels", "state", "valid")
 # Kept on entities for the status report (a copy of their files' statuses), not a property to show.
 DERIVED_KEYS = ("file_statuses",)
+_HIDDEN = frozenset(SHAPE_KEYS + DERIVED_KEYS)
 # Downstream answers larger than this are cut to the nodes nearest the root (and summarised).
 FANOUT_LIMIT = 200
 
@@ -32,16 +36,32 @@ def resolve(store: Store, ident: str) -> str:
     return next((r["uid"] for r in rows if r["uid"] == ident), rows[0]["uid"])
 
 
+def _traverse(store: Store, query: str, ident: str, **params: Any) -> tuple[str, neo4j.Record | None]:
+    """The uid of ``ident`` and the one-row answer of ``query`` about it (None: not an entity).
+
+    A uid goes straight into the query (one round trip); a name, or a uid the query does not
+    know, is resolved first, which also gives the clear errors (unknown, ambiguous)."""
+    if graphs.is_uid(ident):
+        row = store.read_one(query, uid=ident, **params)
+        if row is not None:
+            return ident, row
+    uid = resolve(store, ident)
+    if uid == ident and graphs.is_uid(ident):
+        return uid, None  # already asked: a run or a file
+    return uid, store.read_one(query, uid=uid, **params)
+
+
 def node_json(node: Any, labels: Iterable[str] | None = None) -> dict:
-    """One node in the shared JSON shape."""
-    props = dict(node)
+    """One node (a driver Node or a property map) in the shared JSON shape.
+
+    A null in a property map is a key the node does not have (Neo4j stores no nulls)."""
+    props = node if isinstance(node, dict) else dict(node)
     labels = sorted(labels if labels is not None else getattr(node, "labels", ()))
     kind = props.get("kind") or ("Run" if "Run" in labels else "DataFile" if "DataFile" in labels
                                  else labels[0] if labels else "")
     state = props.get("state", props.get("exit_state"))
     return {"uid": props.get("uid"), "name": props.get("name"), "kind": kind, "labels": labels,
-            "props": {k: plain(props[k]) for k in sorted(props)
-                      if k not in SHAPE_KEYS and k not in DERIVED_KEYS},
+            "props": {k: plain(props[k]) for k in sorted(props) if k not in _HIDDEN and props[k] is not None},
             "state": state, "valid": props.get("valid", True)}
 
 
@@ -66,54 +86,42 @@ def depths(root: str, adjacency: dict[str, list[str]]) -> dict[str, int]:
 def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None) -> dict:
     """Everything ``ident`` was derived from, with the runs that made each node."""
     check_kinds(kinds)
-    uid = resolve(store, ident)
-    rows = store.read("lineage", uid=uid)
-    if not rows:
+    uid, row = _traverse(store, "lineage", ident)
+    if row is None:
         raise NotFound(f"{ident!r} is not a data product (no lineage)")
-    nodes: dict[str, dict] = {}
+    entities = [x for x in row["nodes"] if "Run" not in x["labels"]]
+    runs = {x["props"]["uid"]: node_json(x["props"], x["labels"]) for x in row["nodes"] if "Run" in x["labels"]}
+    nodes: list[dict] = []
     edges: list[dict] = []
     adjacency: dict[str, list[str]] = {}
-    for row in rows:
-        node = node_json(row["node"], row["labels"])
-        nodes[node["uid"]] = node
-        adjacency[node["uid"]] = [i["to"] for i in row["inputs"]]
-        edges += [{"from": node["uid"], "to": i["to"], "type": "DERIVED_FROM", "role": i["role"]}
-                  for i in row["inputs"]]
-        for run in row["runs"]:
-            run_node = node_json(run, ["Run"])
-            nodes.setdefault(run_node["uid"], run_node)
-            edges.append({"from": node["uid"], "to": run_node["uid"], "type": "GENERATED_BY", "role": None})
-    return _trim({"root": uid, "nodes": list(nodes.values()), "edges": edges}, adjacency, depth, kinds)
+    for entity in entities:
+        node = node_json(entity["props"], entity["labels"])
+        nodes.append(node)
+        adjacency[node["uid"]] = [to for to, _ in entity["inputs"]]
+        edges += [{"from": node["uid"], "to": to, "type": "DERIVED_FROM", "role": role}
+                  for to, role in entity["inputs"]]
+        for run_uid in entity["runs"]:
+            if run_uid in runs:  # each run listed once, after the first node it generated
+                nodes.append(runs.pop(run_uid))
+            edges.append({"from": node["uid"], "to": run_uid, "type": "GENERATED_BY", "role": None})
+    answer = {"root": uid, "nodes": nodes, "edges": edges}
+    return answer if depth is None and not kinds else _trim(answer, adjacency, depth, kinds)
 
 
 def downstream(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None,
                all_nodes: bool = False) -> dict:
     """Everything derived from ``ident``; beyond FANOUT_LIMIT nodes, the nearest ones plus counts by kind."""
     check_kinds(kinds)
-    uid = resolve(store, ident)
-    rows = store.read("downstream", uid=uid)
-    if not rows:
+    uid, row = _traverse(store, "downstream", ident, depth=depth, all=all_nodes, limit=FANOUT_LIMIT,
+                         kinds=[k.lower() for k in kinds] if kinds else None)
+    if row is None:
         raise NotFound(f"{ident!r} is not a data product (nothing derives from it)")
-    skeleton = [{"uid": r["uid"], "kind": r["kind"], "labels": r["labels"]} for r in rows]
-    edges = [{"from": d["from"], "to": row["uid"], "type": "DERIVED_FROM", "role": d["role"]}
-             for row in rows for d in row["derivatives"]]
-    adjacency: dict[str, list[str]] = {}
-    for e in edges:
-        adjacency.setdefault(e["to"], []).append(e["from"])
-    graph = _trim({"root": uid, "nodes": skeleton, "edges": edges}, adjacency, depth, kinds)
-    counts = Counter(n["kind"] for n in graph["nodes"] if n["uid"] != uid)
-    graph["summary"] = [{"kind": k, "count": c} for k, c in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0]))]
-    graph["truncated"] = not all_nodes and len(graph["nodes"]) > FANOUT_LIMIT
-    if graph["truncated"]:
-        hops = depths(uid, adjacency)
-        nearest = sorted(graph["nodes"], key=lambda n: (hops[n["uid"]], n["kind"], n["uid"]))[:FANOUT_LIMIT]
-        keep = {n["uid"] for n in nearest}
-        graph["nodes"] = nearest
-        graph["edges"] = [e for e in graph["edges"] if e["from"] in keep and e["to"] in keep]
-    full = {n["uid"]: n for n in (node_json(r["node"], r["labels"]) for r in
-                                  store.read("nodes_by_uid", uids=[n["uid"] for n in graph["nodes"]]))}
-    graph["nodes"] = [full[n["uid"]] for n in graph["nodes"]]
-    return graph
+    nodes = [node_json(n["props"], n["labels"]) for n in row["nodes"]]
+    shown = {n["uid"] for n in nodes}
+    edges = [{"from": n["props"]["uid"], "to": to, "type": "DERIVED_FROM", "role": role}
+             for n in row["nodes"] for to, role in n["inputs"] if to in shown]
+    summary = [{"kind": k, "count": c} for k, c in sorted(row["summary"], key=lambda kc: (-kc[1], kc[0]))]
+    return {"root": uid, "nodes": nodes, "edges": edges, "summary": summary, "truncated": row["truncated"]}
 
 
 def path(store: Store, a: str, b: str) -> dict:

@@ -90,6 +90,14 @@ class Store:
         query.check_params(params)
         return self.read_tx(lambda tx: tx.run(query.text, params).data())
 
+    def read_one(self, name: str, **params: Any) -> neo4j.Record | None:
+        """Run the named one-row query in a READ session; its row as the driver decoded it, or None."""
+        query = queries.get(name)
+        query.check_params(params)
+        # Not .data(): that copies every nested list and map once more, a fifth of the time of a
+        # large answer (lineage of ~1,000 nodes).
+        return self.read_tx(lambda tx: tx.run(query.text, params).single())
+
     def write(self, name: str, **params: Any) -> list[dict]:
         """Run the named query in one managed write transaction; rows as dicts."""
         query = queries.get(name)

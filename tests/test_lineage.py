@@ -3,6 +3,7 @@ input, and a property test against networkx on random DAGs."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import networkx as nx
 import pytest
@@ -87,6 +88,66 @@ def test_large_fanout_is_summarised_unless_all(store) -> None:
     assert all(e["from"] in {n["uid"] for n in cut["nodes"]} for e in cut["edges"])
     full = lineage.downstream(store, "cfg", all_nodes=True)
     assert not full["truncated"] and len(full["nodes"]) == lineage.FANOUT_LIMIT + 51
+
+
+def test_downstream_cut_keeps_the_nearest_and_counts_past_depth_and_kind_filters(store) -> None:
+    batch = GraphBatch()
+    root = batch.add("GaugeConfig", name="cfg", ensemble="e1", stream="a", config=1)
+    near = batch.add("QuarkSmearing", name="near", radius=1.0, steps=1)
+    batch.link(near, root, "smearing")
+    for i in range(lineage.FANOUT_LIMIT + 10):  # two hops away, past the one smearing
+        batch.link(batch.add("Source", name=f"s{i}", ensemble="e1", stream="a", config=1, x=i, y=0, z=0, t=0),
+                   near, "smearing")
+    graph.write(store, batch)
+    cut = lineage.downstream(store, root)
+    assert cut["truncated"] and [n["name"] for n in cut["nodes"][:2]] == ["cfg", "near"]
+    assert cut["summary"] == [{"kind": "Source", "count": lineage.FANOUT_LIMIT + 10},
+                              {"kind": "QuarkSmearing", "count": 1}]
+    sources = sorted(n["uid"] for n in cut["nodes"][2:])
+    assert len(sources) == lineage.FANOUT_LIMIT - 2 and all(uid.startswith("Source:") for uid in sources)
+    assert sources == [n["uid"] for n in cut["nodes"][2:]]  # same hop and kind: by uid
+    one_hop = lineage.downstream(store, root, depth=1)
+    assert {n["name"] for n in one_hop["nodes"]} == {"cfg", "near"} and not one_hop["truncated"]
+    assert one_hop["edges"] == [{"from": near, "to": root, "type": "DERIVED_FROM", "role": "smearing"}]
+    only_smearings = lineage.downstream(store, root, kinds=["quarksmearing"])
+    assert only_smearings["summary"] == [{"kind": "QuarkSmearing", "count": 1}] and len(only_smearings["nodes"]) == 2
+
+
+def test_uid_name_and_non_entities_resolve_as_before(store, campaign) -> None:
+    uid = lineage.resolve(store, FF)
+    assert lineage.lineage(store, uid) == lineage.lineage(store, FF)
+    assert lineage.downstream(store, lineage.resolve(store, CFG)) == lineage.downstream(store, CFG)
+    path = "/scratch/a09m310/prop/prop_a09m310_e_300_x3y3z19t62.lime"
+    file_uid = lineage.resolve(store, path)
+    assert graph.is_uid(file_uid)  # uid-shaped, but not an entity: the answer says so
+    for question in (lineage.lineage, lineage.downstream):
+        with pytest.raises(NotFound, match="is not a data product"):
+            question(store, file_uid)
+    with pytest.raises(NotFound, match="no node with uid or name 'GaugeConfig:00000000000000000000'"):
+        lineage.lineage(store, "GaugeConfig:00000000000000000000")
+
+
+def test_timestamps_read_as_the_drivers_iso_text_and_absent_ones_stay_absent(store) -> None:
+    batch = GraphBatch()
+    cfg = batch.add("GaugeConfig", name="cfg", ensemble="e1", stream="a", config=1)
+    spec = batch.add("Source", name="spec", ensemble="e1", stream="a", config=1, x=0, y=0, z=0, t=0)
+    batch.link(spec, cfg, "gauge")
+    start = datetime(2024, 1, 8, 1, 10, 0, 123456, tzinfo=timezone.utc)
+    batch.runs.append(graph.run_row("run:a", kind="contract", started_at=start,
+                                    ended_at=start + timedelta(minutes=40), exit_state="done"))
+    batch.runs.append(graph.run_row("run:b", kind="contract", exit_state="running"))  # not started yet
+    batch.link(spec, "run:a", None, type="GENERATED_BY")
+    batch.link(spec, "run:b", None, type="GENERATED_BY")
+    graph.write(store, batch)
+    answer = lineage.lineage(store, spec)
+    # Node objects from the driver, converted by node_json: what every answer looked like before.
+    stored = {n["uid"]: n for n in store.read_tx(
+        lambda tx: [lineage.node_json(r["n"]) for r in tx.run("MATCH (n) WHERE n.uid IS NOT NULL RETURN n")])}
+    assert {n["uid"]: n for n in answer["nodes"]} == {uid: stored[uid] for uid in (spec, cfg, "run:a", "run:b")}
+    runs = {n["uid"]: n["props"] for n in answer["nodes"] if n["kind"] == "Run"}
+    assert runs["run:a"]["started_at"] == "2024-01-08T01:10:00.123456000+00:00"
+    assert "started_at" not in runs["run:b"] and "ended_at" not in runs["run:b"]
+    assert lineage.downstream(store, cfg)["nodes"] == [stored[cfg], stored[spec]]
 
 
 def test_path_holds_exactly_the_nodes_between(store, campaign) -> None:

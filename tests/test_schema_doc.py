@@ -59,5 +59,5 @@ def test_schema_command_md_and_json(cli) -> None:
 def test_queries_command_lists_every_named_query(cli) -> None:
     listed = json.loads(cli("queries", "--format", "json").output)
     assert {q["name"] for q in listed} == set(queries.all_queries())
-    downstream = next(q for q in listed if q["name"] == "downstream")
-    assert downstream["params"] == "uid" and downstream["origin"].startswith("lineage.cypher:")
+    lineage = next(q for q in listed if q["name"] == "lineage")
+    assert lineage["params"] == "uid" and lineage["origin"].startswith("lineage.cypher:")
