@@ -197,8 +197,8 @@ def assert_dispatch_agrees(conv: conventions.Conventions, name: str) -> None:
     if len({conv.nodes[key].kind for key, _ in fits}) > 1:
         with pytest.raises(NameProblem) as caught:
             conv.match(name)
-        listed = {part.split(" (")[0] for part in str(caught.value).split(": fits templates of different kinds: ")[1].split(", ")
-                  if " (" in part}
+        listing = str(caught.value).split(": fits templates of different kinds: ")[1]
+        listed = {part.split(" (")[0] for part in listing.split(", ") if " (" in part}
         assert listed == {key for key, _ in fits}
         return
     found = conv.match(name)

@@ -101,12 +101,15 @@ class Builder:
               extra_inputs: Iterable[tuple[str, str]] = (), params: dict | None = None) -> str:
         """The uid of the node ``spec`` means with these fields, building it and its inputs."""
         extra_inputs = tuple(extra_inputs)
-        sources = self._key_sources.get(spec.key)
-        if sources is None:
-            sources = self._key_sources[spec.key] = _key_sources(spec)
+        if spec.key not in self._key_sources:
+            self._key_sources[spec.key] = _key_sources(spec)
+        sources = self._key_sources[spec.key]
         # Most calls are for inputs built before (the ensemble, actions and configuration of
         # every propagator): look them up without copying the fields first.
-        values = tuple(map(fields.get, sources)) if sources is not None else tuple(map(_filled(spec, fields).get, spec.uses))
+        if sources is not None:
+            values = tuple(map(fields.get, sources))
+        else:
+            values = tuple(map(_filled(spec, fields).get, spec.uses))
         key = (spec.key, values, extra_inputs)
         cached = self._cache.get(key)
         if cached is not None:
