@@ -22,7 +22,7 @@ import neo4j
 from latteprov import checks, model, queries, tally
 from latteprov.errors import InputError
 from latteprov.identity import make_uid
-from latteprov.store import Store
+from latteprov.store import Store, StoreError
 
 # Edge type -> (query that MERGEs it, query that CREATEs it when an endpoint is new).
 EDGE_QUERIES = {
@@ -45,9 +45,10 @@ class CycleError(GraphError):
     """A DERIVED_FROM edge would make provenance cyclic."""
 
 
-class RacingCreate(neo4j.exceptions.DriverError):
+class RacingCreate(neo4j.exceptions.DriverError, StoreError):
     """Another transaction created a node this batch was about to create: the driver's managed
-    transaction rolls the batch back and runs it again (it then finds the node and matches it)."""
+    transaction rolls the batch back and runs it again (it then finds the node and matches it).
+    Should a constraint keep refusing it, the user gets this one line after the retries."""
 
     def is_retryable(self) -> bool:
         return True
@@ -186,7 +187,7 @@ def _create(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
     try:
         tx.run(queries.get(name).text, params).consume()
     except neo4j.exceptions.ConstraintError as exc:
-        raise RacingCreate(f"{name}: {exc.message}") from exc
+        raise RacingCreate(f"{name} refused by a uniqueness constraint: {exc.message}") from exc
 
 
 def _merged_runs(runs: list[dict]) -> list[dict]:
