@@ -33,7 +33,7 @@ WHERE f.status <> 'missing' AND n.ensemble IS NOT NULL
 RETURN n.ensemble AS ensemble, count(DISTINCT f) AS files
 
 // name: bench_counts
-// Nodes (without the DAG lock and invalidation events) and relationships of the graph.
-CALL () { MATCH (n) WHERE NOT n:Lock AND NOT n:Invalidation RETURN count(n) AS nodes }
+// Nodes (without the locks, the status tallies and invalidation events) and relationships of the graph.
+CALL () { MATCH (n) WHERE NOT n:Lock AND NOT n:Invalidation AND NOT n:Tally RETURN count(n) AS nodes }
 CALL () { MATCH ()-[r]->() WHERE NOT r:INVALIDATED_BY RETURN count(r) AS edges }
 RETURN nodes, edges
