@@ -11,8 +11,10 @@ from __future__ import annotations
 import graphlib
 import json
 import os
+import queue
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -305,12 +307,52 @@ def write(store: Store, batch: GraphBatch) -> WriteResult:
     return store.write_tx(lambda tx: write_in_tx(tx, batch))
 
 
-def write_all(store: Store, batches: Iterable[GraphBatch]) -> WriteResult:
-    """Write batches one transaction each; totals of what was done."""
-    total = WriteResult()
-    for batch in batches:
-        total += write(store, batch)
-    return total
+class Writer:
+    """Writes batches in order, one transaction each, in a thread of its own, so the next batch
+    is built while the server commits this one (Python holds one core, Neo4j the other).
+
+    After a failed batch nothing more is written (later batches may name its nodes); the error
+    is raised to the producer at its next :meth:`put` or on leaving the ``with`` block. When the
+    producer fails, the batch being written is finished and the queued ones are dropped.
+    ``result`` totals what was written.
+    """
+
+    def __init__(self, store: Store, depth: int = 2) -> None:
+        self.store = store
+        self.result = WriteResult()
+        self.error: BaseException | None = None
+        self._abandoned = False
+        self._queue: queue.Queue[tuple[GraphBatch, Callable[[], None] | None] | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="latteprov-writer", daemon=True)
+
+    def __enter__(self) -> "Writer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        self._abandoned = exc_type is not None
+        self._queue.put(None)
+        self._thread.join()
+        if exc_type is None and self.error is not None:
+            raise self.error
+
+    def put(self, batch: GraphBatch, then: Callable[[], None] | None = None) -> None:
+        """Queue a batch (waits while ``depth`` batches are queued); ``then`` runs once it is committed."""
+        if self.error is not None:
+            raise self.error
+        self._queue.put((batch, then))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self.error is not None or self._abandoned:
+                continue  # drain without writing
+            batch, then = item
+            try:
+                self.result += write(self.store, batch)
+                if then is not None:
+                    then()
+            except BaseException as exc:  # handed to the producing thread, which reports it
+                self.error = exc
 
 
 def is_uid(text: str) -> bool:

@@ -433,22 +433,19 @@ def counts(tier: str) -> dict:
 
 def write(store: Store, tier: str = "S", seed: int = 0, rows: int = 10_000,
           progress: Callable[[int], None] | None = None) -> graph.WriteResult:
-    """Write the campaign through the bulk path, about ``rows`` rows a transaction;
+    """Write the campaign through the bulk path, about ``rows`` rows a transaction, the next
+    transaction built while the server commits the last (:class:`graph.Writer`);
     ``progress(n)`` hears how many of the campaign's batches each transaction completed."""
-    total = graph.WriteResult()
     current, pending = GraphBatch(), 0
-    for batch in campaign(tier, seed):
-        current.extend(batch)
-        pending += 1
-        if len(current) >= rows:
-            total += graph.write(store, current)
-            if progress:
-                progress(pending)
-            current, pending = GraphBatch(), 0
-    total += graph.write(store, current)
-    if progress:
-        progress(pending)
-    return total
+    with graph.Writer(store) as writer:
+        for batch in campaign(tier, seed):
+            current.extend(batch)
+            pending += 1
+            if len(current) >= rows:
+                writer.put(current, (lambda n=pending: progress(n)) if progress else None)
+                current, pending = GraphBatch(), 0
+        writer.put(current, (lambda n=pending: progress(n)) if progress else None)
+    return writer.result
 
 
 def batch_count(tier: str) -> int:

@@ -9,8 +9,6 @@ names an unknown ensemble is a problem line, and the others are still ingested.
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -71,51 +69,6 @@ def parse_names(conventions: Conventions, names: Iterable[str], report: NamesRep
         yield found, path
 
 
-class _Writer:
-    """Writes batches in order, one transaction each, in a thread of its own, so the next batch
-    is built while the server commits this one (Python holds one core, Neo4j the other).
-
-    After a failed batch nothing more is written (later batches may name its nodes); the error
-    is raised to the builder at its next :meth:`put` or on leaving the ``with`` block. When the
-    builder fails, the batch being written is finished and the queued ones are dropped.
-    """
-
-    def __init__(self, store: Store, report: NamesReport, depth: int = 2) -> None:
-        self.store = store
-        self.report = report
-        self.error: BaseException | None = None
-        self._abandoned = False
-        self._queue: queue.Queue[graph.GraphBatch | None] = queue.Queue(maxsize=depth)
-        self._thread = threading.Thread(target=self._run, name="ingest-names-writer", daemon=True)
-
-    def __enter__(self) -> "_Writer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type | None, *exc: object) -> None:
-        # The builder failed or was interrupted: finish the batch being written, drop the queued ones.
-        self._abandoned = exc_type is not None
-        self._queue.put(None)
-        self._thread.join()
-        if exc_type is None and self.error is not None:
-            raise self.error
-
-    def put(self, batch: graph.GraphBatch) -> None:
-        """Queue a batch (waits while ``depth`` batches are queued)."""
-        if self.error is not None:
-            raise self.error
-        self._queue.put(batch)
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self.error is not None or self._abandoned:
-                continue  # drain without writing
-            try:
-                self.report.written += graph.write(self.store, batch)
-            except BaseException as exc:  # handed to the building thread, which reports it
-                self.error = exc
-
-
 def _slices(batch: graph.GraphBatch, size: int) -> Iterator[graph.GraphBatch]:
     """``batch`` as transactions of about ``size`` rows. Group resolution can leave many edges
     at the end: entities and files first, then the edges in slices, each naming only rows
@@ -137,7 +90,7 @@ def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *
     report = NamesReport()
     builder = Builder(conventions)
     hostname = datafiles.host()
-    with _Writer(store, report) as writer:
+    with graph.Writer(store) as writer:
         for found, path in parse_names(conventions, names, report):
             uid = builder.build(found.spec, found.fields, found.raw)
             try:
@@ -155,6 +108,7 @@ def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *
         for batch in _slices(builder.take(), batch_size):
             if len(batch):
                 writer.put(batch)
+    report.written = writer.result
     if advance:
         advance(report.matched % 1000)
     report.seconds = time.perf_counter() - started
