@@ -47,8 +47,9 @@ def _new_event_uid() -> str:
     return f"Invalidation:{uuid.uuid4().hex[:20]}"
 
 
-def invalidate(store: Store, ident: str, reason: str, by: str) -> dict:
-    """Mark ``ident`` and all its descendants invalid, recorded as one Invalidation event."""
+def invalidate(store: Store, ident: str, reason: str, by: str, batch: int = BATCH) -> dict:
+    """Mark ``ident`` and all its descendants invalid, recorded as one Invalidation event
+    (``batch`` entities a transaction)."""
     if not reason.strip():
         raise InputError("an invalidation needs a reason")
     root = resolve(store, ident)
@@ -60,13 +61,14 @@ def invalidate(store: Store, ident: str, reason: str, by: str) -> dict:
         count=None)[0]["event"]["uid"]
     # Marked on the server; the count is recorded once it is known, and a re-run after an
     # interruption reuses the event and completes both.
-    marked = _counts(store.write_auto("mark_subtree_invalid", uid=root, batch=BATCH), "changed")
+    marked = _counts(store.write_auto("mark_subtree_invalid", uid=root, batch=batch), "changed")
     event = store.write("set_invalidation_count", uid=event_uid, count=marked["total"])[0]["event"]
     return {"event": _event(event), "already": bool(holding), "total": marked["total"], "changed": marked["changed"]}
 
 
-def revalidate(store: Store, ident: str, reason: str, by: str) -> dict:
-    """Undo the invalidation of ``ident`` (recorded), keeping invalid what another one still covers."""
+def revalidate(store: Store, ident: str, reason: str, by: str, batch: int = BATCH) -> dict:
+    """Undo the invalidation of ``ident`` (recorded), keeping invalid what another one still covers
+    (``batch`` entities a transaction)."""
     if not reason.strip():
         raise InputError("a revalidation needs a reason")
     root = resolve(store, ident)
@@ -79,7 +81,7 @@ def revalidate(store: Store, ident: str, reason: str, by: str) -> dict:
             raise InputError(f"{ident!r} is invalid because {', '.join(r['uid'] for r in above)} is invalidated; "
                              "revalidate that instead")
         raise InputError(f"{ident!r} is not invalidated")
-    done = _counts(store.write_auto("mark_subtree_valid", uid=root, others=others, batch=BATCH),
+    done = _counts(store.write_auto("mark_subtree_valid", uid=root, others=others, batch=batch),
                    "kept", "restored")
     event = store.write("record_invalidation", uid=_new_event_uid(), action="revalidate", reason=reason, by=by,
                         root=root, count=done["restored"])[0]["event"]

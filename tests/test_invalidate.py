@@ -134,11 +134,10 @@ def test_revalidating_a_valid_node_is_refused(store, campaign) -> None:
     assert store.run_text("MATCH (i:Invalidation) RETURN count(i) AS n")[0]["n"] == 0
 
 
-def test_large_subtrees_are_written_in_batches(store, campaign, monkeypatch) -> None:
-    monkeypatch.setattr(invalidate, "BATCH", 4)
-    done = invalidate.invalidate(store, ACTION, "bad", "alice")
+def test_large_subtrees_are_written_in_batches(store, campaign) -> None:
+    done = invalidate.invalidate(store, ACTION, "bad", "alice", batch=4)
     assert done["changed"] == len(a09_products()) + 1
-    assert invalidate.revalidate(store, ACTION, "fine", "bob")["restored"] == done["total"]
+    assert invalidate.revalidate(store, ACTION, "fine", "bob", batch=4)["restored"] == done["total"]
 
 
 def test_an_empty_reason_is_refused(store, campaign) -> None:
@@ -196,27 +195,26 @@ def tally_invalid(store) -> dict[tuple[str, str], int]:
     return {(r["e"], r["k"]): r["n"] for r in rows}
 
 
-def test_tally_invalid_follows_overlapping_invalidations_and_revalidations(store, campaign, monkeypatch) -> None:
-    monkeypatch.setattr(invalidate, "BATCH", 5)  # several transactions per marking
+def test_tally_invalid_follows_overlapping_invalidations_and_revalidations(store, campaign) -> None:
     steps = [("inv", CFG), ("inv", ACTION), ("inv", CFG), ("rev", ACTION), ("inv", ACTION),
              ("rev", CFG), ("rev", ACTION)]
     for action, ident in steps:
         if action == "inv":
-            invalidate.invalidate(store, ident, "bad", "alice")
+            invalidate.invalidate(store, ident, "bad", "alice", batch=5)  # several transactions each
         else:
-            invalidate.revalidate(store, ident, "fine", "bob")
+            invalidate.revalidate(store, ident, "fine", "bob", batch=5)
         assert tally_invalid(store) == invalid_by_group(store), (action, ident)
     assert tally_invalid(store) == {}
 
 
-def test_concurrent_invalidations_count_each_entity_once(session_store, store, campaign, monkeypatch) -> None:
+def test_concurrent_invalidations_count_each_entity_once(store, campaign) -> None:
     """Two overlapping subtrees marked at the same time: every shared entity counted once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setattr(invalidate, "BATCH", 3)
     for _ in range(3):
         with ThreadPoolExecutor(2) as pool:
-            done = list(pool.map(lambda ident: invalidate.invalidate(store, ident, "bad", "alice"), (ACTION, CFG)))
+            done = list(pool.map(lambda ident: invalidate.invalidate(store, ident, "bad", "alice", batch=3),
+                                 (ACTION, CFG)))
         assert tally_invalid(store) == invalid_by_group(store)
         assert sum(d["changed"] for d in done) == sum(invalid_by_group(store).values())
         invalidate.revalidate(store, ACTION, "fine", "bob")
