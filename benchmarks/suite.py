@@ -324,14 +324,6 @@ def neo4j_server(heap: str = "2g", page_cache: str = "4g") -> Iterator[tuple[Sto
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _ingest_names_available() -> bool:
-    try:
-        import latteprov.ingest.names  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run(tier: str, seed: int = 0, say: Callable[[str], None] = print) -> Results:
     """The whole suite on ``tier``: its own Neo4j and PostgreSQL, every figure and every check."""
     tier = tier.upper()
@@ -367,24 +359,21 @@ def run(tier: str, seed: int = 0, say: Callable[[str], None] = print) -> Results
                 out.write(name + "\n")
                 count += 1
         res.facts["file names"] = count
-        if _ingest_names_available():
-            # The first NAMES_SAMPLE names (whole configurations, in campaign order): enough for
-            # a steady rate, affordable on a shared machine.
-            head = work / "names-head.txt"
-            with names_file.open() as src, head.open("w") as out:
-                taken = sum(1 for _, line in zip(range(NAMES_SAMPLE), src) if out.write(line))
-            say(f"ingest names ({taken:,} of {count:,} names)")
-            ensemble_map = work / "ensembles.txt"  # the group's table of short and MILC long tags
-            ensemble_map.write_text("".join(f"{e.tag} {e.long_tag}\n"
-                                            for e in synth.ensembles(synth.tier_shape(tier).ensembles)))
-            seconds, rss, cpu = _cli("ingest", "names", "--from-list", str(head), "--ensemble-map",
-                                     str(ensemble_map), env=env)
-            res.add("ingest names", "latteprov ingest names", taken / seconds, "names/s",
-                    note=f"first {taken:,} of {count:,} names in {seconds:.1f} s ({cpu:.0f} s client CPU), "
-                         f"peak RSS {rss / 2**20:.0f} MB")
-            store.clear()
-        else:
-            res.add("ingest names", "latteprov ingest names", None, "names/s", note="not measured: module absent")
+        # The first NAMES_SAMPLE names (whole configurations, in campaign order): enough for
+        # a steady rate, affordable on a shared machine.
+        head = work / "names-head.txt"
+        with names_file.open() as src, head.open("w") as out:
+            taken = sum(1 for _, line in zip(range(NAMES_SAMPLE), src) if out.write(line))
+        say(f"ingest names ({taken:,} of {count:,} names)")
+        ensemble_map = work / "ensembles.txt"  # the group's table of short and MILC long tags
+        ensemble_map.write_text("".join(f"{e.tag} {e.long_tag}\n"
+                                        for e in synth.ensembles(synth.tier_shape(tier).ensembles)))
+        seconds, rss, cpu = _cli("ingest", "names", "--from-list", str(head), "--ensemble-map",
+                                 str(ensemble_map), env=env)
+        res.add("ingest names", "latteprov ingest names", taken / seconds, "names/s",
+                note=f"first {taken:,} of {count:,} names in {seconds:.1f} s ({cpu:.0f} s client CPU), "
+                     f"peak RSS {rss / 2**20:.0f} MB")
+        store.clear()
 
         say(f"bulk ingest ({expected['nodes']:,} nodes, {expected['edges']:,} edges)")
         server_pid = manager.running(home).pid

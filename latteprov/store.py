@@ -114,14 +114,6 @@ class Store:
         with self._errors(), self.session(write=True) as session:
             return session.execute_write(work)
 
-    def write_batches(self, name: str, rows: Iterable[dict], batch_size: int = DEFAULT_BATCH,
-                      **params: Any) -> Iterator[list[dict]]:
-        """Run the named ``UNWIND $rows`` query once per batch, one transaction each."""
-        query = queries.get(name)
-        query.check_params({**params, "rows": None})
-        for batch in chunks(rows, batch_size):
-            yield self.write_tx(lambda tx, b=batch: tx.run(query.text, {**params, "rows": b}).data())
-
     def write_auto(self, name: str, **params: Any) -> list[dict]:
         """Run the named query in an auto-commit transaction (needed by ``CALL {} IN TRANSACTIONS``)."""
         query = queries.get(name)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from latteprov import graph, lineage, record, status
+from latteprov import lineage, record, status
 from latteprov.invalidate import invalidate, revalidate
 
 ENSEMBLES = {

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import latteprov
 from latteprov import graph, record, spool
 from latteprov.checks import CheckError
 from latteprov.errors import InputError, NotFound

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from latteprov import graph, record, spool
 from latteprov.graph import GraphBatch
