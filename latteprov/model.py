@@ -56,7 +56,9 @@ class Entity(StructuredNode):
     name = StringProperty(index=True, help_text="Readable name: the CalLat file stem where there is one.")
     kind = StringProperty(index=True, help_text="The most specific class name (Propagator, Baryon2pt ...).")
     state = StringProperty(choices={s: s for s in STATES}, default="done", index=True, help_text="Completion state: planned -> running -> done | failed.")
-    valid = BooleanProperty(default=True, index=True, help_text="False once this entity or anything it derives from is invalidated.")
+    # Not indexed: invalidating a subtree rewrites valid on every entity of it, and an index on
+    # a two-valued property made that a third slower (docs/performance.md) and served no query.
+    valid = BooleanProperty(default=True, help_text="False once this entity or anything it derives from is invalidated.")
     ensemble = StringProperty(index=True, help_text="Ensemble tag (a09m310 ...), carried by every per-ensemble entity for filtering and status.")
     file_statuses = ArrayProperty(StringProperty(), help_text="Status of each DataFile the entity is stored at, kept by the write path and 'latteprov scan' so the status report needs no relationship walk.")
     created_at = DateTimeNeo4jFormatProperty(help_text="When the node was first written.")

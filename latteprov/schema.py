@@ -28,6 +28,7 @@ def statements() -> list[str]:
     # (its statistics taken on a small graph) seeks every edge of a role for each MERGE instead
     # of expanding between the two endpoints (6.8 M db hits for 3.3k edges; docs/performance.md).
     out.append("DROP INDEX derived_from_role IF EXISTS")
+    out.append("DROP INDEX entity_valid IF EXISTS")  # see Entity.valid
     out.append("CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:Entity) ON EACH [n.name, n.uid]")
     # Status counters (latteprov.tally): not a model class, one node per (ensemble, kind).
     out.append("CREATE CONSTRAINT tally_key IF NOT EXISTS FOR (t:Tally) REQUIRE (t.ensemble, t.kind) IS UNIQUE")

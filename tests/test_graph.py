@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -165,3 +167,47 @@ def test_a_node_created_meanwhile_by_another_writer_makes_the_batch_retry_whole(
     assert outcome and outcome[0].entities_created == 1 and outcome[0].entities_matched == 1
     assert count(store) == 2
     assert store.run_text("MATCH ()-[r:DERIVED_FROM]->() RETURN count(r) AS n")[0]["n"] == 1
+
+
+ZONES = [timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30)),
+         ZoneInfo("Europe/Berlin"), ZoneInfo("America/Los_Angeles")]
+
+
+def test_datetimes_written_as_scalars_read_back_as_the_driver_would_have_stored_them(store) -> None:
+    """Run and file times travel as [epoch seconds, nanosecond, zone] and are rebuilt by the
+    server: instant, microseconds and zone (named or offset) must survive, on create and update."""
+    batch, expected = GraphBatch(), {}
+    for i, zone in enumerate(ZONES):
+        start = datetime(2024, 3, 31, 0, 59, 59, 123456 * i % 1_000_000, tzinfo=zone)  # around a DST change
+        end = start + timedelta(days=200, microseconds=7)
+        uid = f"run:t{i}"
+        batch.runs.append(graph.run_row(uid, started_at=start, ended_at=end, exit_state="done"))
+        batch.add_file(None, f"/data/t{i}.h5", checked_at=end, mtime=start)
+        expected[uid] = (start, end)
+    graph.write(store, batch)
+    later = datetime(2025, 1, 1, 12, 0, 0, 1, tzinfo=ZoneInfo("Asia/Tokyo"))
+    update = GraphBatch()  # existing nodes go through merge_runs / merge_files
+    update.runs.append(graph.run_row("run:t0", started_at=later, ended_at=later, exit_state="failed"))
+    update.add_file(None, "/data/t0.h5", checked_at=later)
+    graph.write(store, update)
+    expected["run:t0"] = (expected["run:t0"][0], later)  # started_at is kept, ended_at moves
+
+    runs = {r["uid"]: r for r in store.run_text("MATCH (r:Run) RETURN r.uid AS uid, r.started_at AS s, r.ended_at AS e")}
+    for uid, (start, end) in expected.items():
+        got_start, got_end = runs[uid]["s"].to_native(), runs[uid]["e"].to_native()
+        assert (got_start, got_end) == (start, end)
+        assert got_start.utcoffset() == start.utcoffset() and got_end.utcoffset() == end.utcoffset()
+    zone_names = store.run_text("MATCH (r:Run) WHERE r.uid IN ['run:t3', 'run:t0'] "
+                                "RETURN r.uid AS uid, r.started_at.timezone AS s, r.ended_at.timezone AS e")
+    assert {z["uid"]: (z["s"], z["e"]) for z in zone_names} == {"run:t3": ("Europe/Berlin", "Europe/Berlin"),
+                                                             "run:t0": ("Z", "Asia/Tokyo")}
+    files = {f["path"]: f for f in store.run_text("MATCH (f:DataFile) RETURN f.path AS path, f.checked_at AS c, f.mtime AS m")}
+    assert files["/data/t0.h5"]["c"].to_native() == later
+    assert files["/data/t1.h5"]["m"].to_native() == expected["run:t1"][0]
+
+
+def test_split_times_leaves_naive_datetimes_and_other_values_to_the_driver() -> None:
+    naive = datetime(2024, 1, 1)
+    plain, times = graph.split_times({"a": naive, "b": 3, "c": datetime(1969, 12, 31, 23, 59, 59, 500000, timezone.utc)})
+    assert plain == {"a": naive, "b": 3}
+    assert times == {"c": [-1, 500_000_000, "Z"]}
