@@ -11,7 +11,8 @@ SET l.tick = coalesce(l.tick, 0) + 1
 // name: tally_snapshot
 // What the entities $uids and the products stored at the data files $files contribute to the
 // tallies, as groups of equal (ensemble, kind, state, valid, file statuses) with their count;
-// shared entities have ensemble ''. Each entity counts once even when it is reached both ways.
+// shared entities have ensemble ''. Each entity counts once even when it is reached both ways;
+// the entities $skip are left out (the write path counts those it creates itself).
 CALL () {
   UNWIND $uids AS u
   MATCH (n:Entity {uid: u})
@@ -21,6 +22,7 @@ CALL () {
   MATCH (n:Entity)-[:STORED_AT]->(:DataFile {uid: f})
   RETURN n
 }
+WITH n WHERE NOT n.uid IN $skip
 RETURN coalesce(n.ensemble, '') AS ensemble, n.kind AS kind, n.state AS state, n.valid AS valid,
        coalesce(n.file_statuses, []) AS files, count(*) AS count
 

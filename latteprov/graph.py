@@ -251,7 +251,10 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
                       lambda e: (e["from"], e["to"], e["role"]))
     if derived:
         tx.run(queries.get("take_dag_lock").text).consume()
-    tracked = tally.track_batch(tx, batch)  # the tally lock comes after the DAG lock
+    stored_at = [e for e in batch.edges if e["type"] == "STORED_AT"]
+    counted = bool(batch.entities or batch.files or stored_at)
+    if counted:  # after the DAG lock, and before reading what exists: no counted writer runs meanwhile
+        tally.take_lock(tx)
     entities = _dedupe(batch.entities, lambda r: r["uid"])
     runs = _merged_runs(batch.runs)
     files = _dedupe(batch.files, lambda r: r["uid"])
@@ -271,6 +274,15 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
         file_status[row["uid"]] = status
     created = {row["uid"] for row in entities} - old_entities
     new_runs = {row["uid"] for row in runs} - old_runs
+    # What the tallies must follow: entities that exist already, sources of STORED_AT edges
+    # among them, and the products stored at files that exist already (a new file's products
+    # are all sources of this batch's STORED_AT edges). New entities are counted from the
+    # properties they are created with (read back, they would only cost a second lookup), so
+    # the snapshots skip those that become reachable through an old file.
+    tracked = tally.Tracker(tx, [u for u in (*(row["uid"] for row in entities), *(e["from"] for e in stored_at))
+                                 if u not in created],
+                            [u for u in (row["uid"] for row in files) if u not in new_files], locked=counted,
+                            skip={e["from"] for e in stored_at if e["from"] in created and e["to"] not in new_files})
 
     # A new product's file_statuses come from the batch (all its STORED_AT edges are in it).
     statuses: dict[str, list[str]] = {}
@@ -336,7 +348,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             cycle = found["cycle"] if found is not None else None
         if cycle is not None:
             raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
-    tracked.settle()
+    tracked.settle(tally.new_entities(r["props"] for rows in by_labels.values() for r in rows))
     return result
 
 

@@ -19,15 +19,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import neo4j
 
 from latteprov import queries
 from latteprov.store import Store
-
-if TYPE_CHECKING:  # graph calls into this module on every write
-    from latteprov.graph import GraphBatch
 
 STATES = ("planned", "running", "done", "failed")
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
@@ -66,28 +62,47 @@ def add(tx: neo4j.ManagedTransaction, counts: dict) -> None:
                rows=[{"ensemble": e, "kind": k, **c} for (e, k), c in rows.items()]).consume()
 
 
+def new_entities(props: Iterable[dict]) -> Counter:
+    """What entities created with these complete property maps contribute (as tally_snapshot
+    would read them back): the write path counts what it creates without reading it."""
+    groups: Counter = Counter()
+    for p in props:
+        groups[(p.get("ensemble") or "", p["kind"], p.get("state"), p.get("valid"), tuple(p.get("file_statuses") or ()))] += 1
+    return _contributions({"ensemble": e, "kind": k, "state": s, "valid": v, "files": f, "count": n}
+                          for (e, k, s, v, f), n in groups.items())
+
+
 class Tracker:
     """Keeps the tallies exact across writes to the entities ``uids`` and to the data files
     ``files`` (whose products' file_statuses follow them): created before the writes (takes
-    the lock, snapshots), :meth:`settle` after them (adds the difference). As a context manager
-    it settles when the block ends without an exception. With nothing to track it does nothing,
-    so transactions that touch no counted entity (runs, edges) do not queue for the lock."""
+    the lock unless ``locked`` says the caller holds it, snapshots), :meth:`settle` after them
+    (adds the difference); entities of ``skip`` are left out of the snapshots. As a context manager it settles when the block ends without an
+    exception. With nothing to track it does nothing, so transactions that touch no counted
+    entity (runs, edges) do not queue for the lock."""
 
-    def __init__(self, tx: neo4j.ManagedTransaction, uids: Iterable[str] = (), files: Iterable[str] = ()) -> None:
+    def __init__(self, tx: neo4j.ManagedTransaction, uids: Iterable[str] = (), files: Iterable[str] = (),
+                 locked: bool = False, skip: Iterable[str] = ()) -> None:
         self.tx = tx
         self.uids, self.files = list(dict.fromkeys(uids)), list(dict.fromkeys(files))
+        self.skip = list(skip)  # entities reached through ``files`` that the caller counts itself
         if self.uids or self.files:
-            take_lock(tx)
+            if not locked:
+                take_lock(tx)
             self.before = self._snapshot()
 
     def _snapshot(self) -> Counter:
-        return _contributions(self.tx.run(queries.get("tally_snapshot").text, uids=self.uids, files=self.files))
+        return _contributions(self.tx.run(queries.get("tally_snapshot").text, uids=self.uids, files=self.files,
+                                          skip=self.skip))
 
-    def settle(self) -> None:
-        """Add what the writes since the snapshot changed to the Tally nodes."""
+    def settle(self, created: Counter | None = None) -> None:
+        """Add what the writes since the snapshot changed to the Tally nodes, and ``created``
+        (the contributions of entities created meanwhile, see :func:`new_entities`)."""
+        diff: dict = dict(created or {})
         if self.uids or self.files:
             after = self._snapshot()
-            add(self.tx, {key: after[key] - self.before[key] for key in after.keys() | self.before.keys()})
+            for key in after.keys() | self.before.keys():
+                diff[key] = diff.get(key, 0) + after[key] - self.before[key]
+        add(self.tx, diff)
 
     def __enter__(self) -> "Tracker":
         return self
@@ -96,14 +111,6 @@ class Tracker:
                  tb: TracebackType | None) -> None:
         if exc_type is None:
             self.settle()
-
-
-def track_batch(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> Tracker:
-    """A tracker for what writing ``batch`` can change: its entities, the sources of its
-    STORED_AT edges and the products already stored at its files."""
-    return Tracker(tx, [row["uid"] for row in batch.entities]
-                   + [e["from"] for e in batch.edges if e["type"] == "STORED_AT"],
-                   [row["uid"] for row in batch.files])
 
 
 def track_runs(tx: neo4j.ManagedTransaction, runs: list[str]) -> Tracker:

@@ -95,6 +95,26 @@ def test_files_stored_later_and_file_statuses_changed_later_are_counted(store) -
     assert assert_exact(store)[0]["missing"] == 2
 
 
+def test_one_batch_mixing_new_and_old_products_and_files_is_counted_exactly(store) -> None:
+    """New entities are counted from what the write path creates, old ones by reading them:
+    a batch crossing the two (new product at an old file, old product at a new file, a file
+    changing status under an old product) must still equal the scan."""
+    b = GraphBatch()
+    old = source(b, 0, state="running")
+    b.add_file(old, "/d/old", host="h", status="on_disk")
+    graph.write(store, b)
+    mixed = GraphBatch()
+    new = source(mixed, 1, state="planned")
+    mixed.link(new, graph.file_uid("/d/old", "h"), type="STORED_AT")  # new product, old file
+    mixed.add_file(old, "/d/new", host="h", status="on_tape")  # old product, new file
+    mixed.add_file(None, "/d/old", host="h", status="wrong_size")  # old file changes under both
+    source(mixed, 0, state="done")  # and the old product moves on
+    graph.write(store, mixed)
+    (row,) = assert_exact(store)
+    assert (row["total"], row["planned"], row["done"], row["running"]) == (2, 1, 1, 0)
+    assert (row["wrong_size"], row["on_tape"], row["on_disk"]) == (2, 1, 0)
+
+
 def test_a_refused_batch_changes_no_tally(store) -> None:
     b = GraphBatch()
     source(b, 0)
