@@ -36,12 +36,14 @@ RETURN r.uid AS uid,
        [k IN keys(r.props) WHERE k <> 'name' AND n[k] IS NOT NULL AND n[k] <> r.props[k]] AS conflicts
 
 // name: merge_runs
-// Updates runs that exist already (or creates them). $rows: [{uid, props, mutable, mtimes}];
-// mutable holds end time and exit state, mtimes its datetimes as [epoch seconds, nanosecond,
-// zone] (see create_runs).
+// Updates runs that exist already (or creates them). $rows: [{uid, props, mutable, times,
+// mtimes}]; mutable holds end time and exit state; times and mtimes hold the datetimes of props
+// and mutable as [epoch seconds, nanosecond, zone] (see create_runs). Like props, a time of
+// props is only set where the run has none (FOREACH cannot go in ON CREATE).
 UNWIND $rows AS r
 MERGE (run:Run {uid: r.uid})
 ON CREATE SET run += r.props
+FOREACH (k IN [k IN keys(r.times) WHERE run[k] IS NULL] | SET run[k] = datetime({epochSeconds: r.times[k][0], nanosecond: r.times[k][1], timezone: r.times[k][2]}))
 SET run += r.mutable
 FOREACH (k IN keys(r.mtimes) | SET run[k] = datetime({epochSeconds: r.mtimes[k][0], nanosecond: r.mtimes[k][1], timezone: r.mtimes[k][2]}))
 RETURN count(run) AS runs
@@ -68,12 +70,13 @@ FOREACH (k IN keys(r.mtimes) | SET f[k] = datetime({epochSeconds: r.mtimes[k][0]
 RETURN count(f) AS files
 
 // name: merge_files
-// Updates data files that exist already (or creates them). $rows: [{uid, props, mutable, mtimes}];
-// mutable holds size, status, checksum ..., mtimes its datetimes (as in merge_runs).
+// Updates data files that exist already (or creates them). $rows: [{uid, props, mutable, times,
+// mtimes}]; mutable holds size, status, checksum ...; datetimes as in merge_runs.
 // Products already stored at a file get their file_statuses refreshed (see merge_stored_at).
 UNWIND $rows AS r
 MERGE (f:DataFile {uid: r.uid})
 ON CREATE SET f += r.props
+FOREACH (k IN [k IN keys(r.times) WHERE f[k] IS NULL] | SET f[k] = datetime({epochSeconds: r.times[k][0], nanosecond: r.times[k][1], timezone: r.times[k][2]}))
 SET f += r.mutable
 FOREACH (k IN keys(r.mtimes) | SET f[k] = datetime({epochSeconds: r.mtimes[k][0], nanosecond: r.mtimes[k][1], timezone: r.mtimes[k][2]}))
 WITH f

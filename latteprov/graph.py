@@ -235,10 +235,11 @@ def split_times(values: dict) -> tuple[dict, dict]:
     return plain, times
 
 
-def _wired(row: dict, new: bool) -> dict:
-    """A run or file row as create_* (``new``) or merge_* take it (datetimes split out: only a
-    new node's props, since merge_* sets props ON CREATE only, where FOREACH cannot go)."""
-    props, times = split_times(row["props"]) if new else (row["props"], {})
+def _wired(row: dict) -> dict:
+    """A run or file row as the create_* and merge_* queries take it: datetimes split out.
+    (Besides its cost, the driver's packing of a datetime whose tzinfo is a ``ZoneInfo`` fails
+    or even crashes the interpreter: it hands ``ZoneInfo.utcoffset`` its own DateTime type.)"""
+    props, times = split_times(row["props"])
     mutable, mtimes = split_times(row["mutable"])
     return {"uid": row["uid"], "props": props, "times": times, "mutable": mutable, "mtimes": mtimes}
 
@@ -307,15 +308,15 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     result.entities_created, result.entities_matched = len(created), len(matched)
 
     if new_runs:
-        _create(tx, "create_runs", rows=[_wired(row, True) for row in runs if row["uid"] in new_runs])
+        _create(tx, "create_runs", rows=[_wired(row) for row in runs if row["uid"] in new_runs])
     if len(runs) > len(new_runs):
         tx.run(queries.get("merge_runs").text,
-               rows=[_wired(row, False) for row in runs if row["uid"] not in new_runs]).consume()
+               rows=[_wired(row) for row in runs if row["uid"] not in new_runs]).consume()
     if new_files:
-        _create(tx, "create_files", rows=[_wired(row, True) for row in files if row["uid"] in new_files])
+        _create(tx, "create_files", rows=[_wired(row) for row in files if row["uid"] in new_files])
     if len(files) > len(new_files):
         tx.run(queries.get("merge_files").text,
-               rows=[_wired(row, False) for row in files if row["uid"] not in new_files]).consume()
+               rows=[_wired(row) for row in files if row["uid"] not in new_files]).consume()
 
     new = created | new_runs
     for type_, (merge_name, create_name) in EDGE_QUERIES.items():

@@ -197,6 +197,13 @@ def test_datetimes_written_as_scalars_read_back_as_the_driver_would_have_stored_
         got_start, got_end = runs[uid]["s"].to_native(), runs[uid]["e"].to_native()
         assert (got_start, got_end) == (start, end)
         assert got_start.utcoffset() == start.utcoffset() and got_end.utcoffset() == end.utcoffset()
+    bare = GraphBatch()  # a run first known without a start time gets the one given later
+    bare.runs.append(graph.run_row("run:late"))
+    graph.write(store, bare)
+    told = GraphBatch()
+    told.runs.append(graph.run_row("run:late", started_at=later))
+    graph.write(store, told)
+    assert store.run_text("MATCH (r:Run {uid: 'run:late'}) RETURN r.started_at AS s")[0]["s"].to_native() == later
     zone_names = store.run_text("MATCH (r:Run) WHERE r.uid IN ['run:t3', 'run:t0'] "
                                 "RETURN r.uid AS uid, r.started_at.timezone AS s, r.ended_at.timezone AS e")
     assert {z["uid"]: (z["s"], z["e"]) for z in zone_names} == {"run:t3": ("Europe/Berlin", "Europe/Berlin"),
@@ -211,3 +218,14 @@ def test_split_times_leaves_naive_datetimes_and_other_values_to_the_driver() -> 
     plain, times = graph.split_times({"a": naive, "b": 3, "c": datetime(1969, 12, 31, 23, 59, 59, 500000, timezone.utc)})
     assert plain == {"a": naive, "b": 3}
     assert times == {"c": [-1, 500_000_000, "Z"]}
+
+
+def test_init_drops_the_indexes_an_older_version_created_and_keeps_the_constraints(store) -> None:
+    """entity_valid (slowed invalidation) and derived_from_role (misled the planner) are dropped
+    from stores that have them; the uniqueness constraints every write relies on stay."""
+    store.run_text("CREATE INDEX entity_valid IF NOT EXISTS FOR (n:Entity) ON (n.valid)", write=True)
+    store.run_text("CREATE INDEX derived_from_role IF NOT EXISTS FOR ()-[r:DERIVED_FROM]-() ON (r.role)", write=True)
+    store.install_schema()
+    names = {r["name"] for r in store.run_text("SHOW INDEXES YIELD name RETURN name")}
+    assert not names & {"entity_valid", "derived_from_role"}
+    assert {"entity_uid_unique", "run_uid_unique", "datafile_uid_unique", "entity_search", "tally_key"} <= names
