@@ -216,7 +216,8 @@ def _zone(tz: Any, at: datetime) -> str:
     if not seconds:
         return "Z"
     sign, seconds = ("-", -seconds) if seconds < 0 else ("+", seconds)
-    return f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+    text = f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+    return text + f":{seconds % 60:02d}" if seconds % 60 else text
 
 
 def split_times(values: dict) -> tuple[dict, dict]:

@@ -197,6 +197,11 @@ def test_datetimes_written_as_scalars_read_back_as_the_driver_would_have_stored_
         got_start, got_end = runs[uid]["s"].to_native(), runs[uid]["e"].to_native()
         assert (got_start, got_end) == (start, end)
         assert got_start.utcoffset() == start.utcoffset() and got_end.utcoffset() == end.utcoffset()
+    odd = GraphBatch()  # an offset with seconds (historical zones) is kept to the second
+    odd.runs.append(graph.run_row("run:lmt", started_at=datetime(1900, 1, 1, tzinfo=timezone(-timedelta(hours=1, minutes=2, seconds=3)))))
+    graph.write(store, odd)
+    assert store.run_text("MATCH (r:Run {uid: 'run:lmt'}) RETURN toString(r.started_at) AS s")[0]["s"] \
+        == "1900-01-01T00:00:00-01:02:03"
     bare = GraphBatch()  # a run first known without a start time gets the one given later
     bare.runs.append(graph.run_row("run:late"))
     graph.write(store, bare)
@@ -218,6 +223,8 @@ def test_split_times_leaves_naive_datetimes_and_other_values_to_the_driver() -> 
     plain, times = graph.split_times({"a": naive, "b": 3, "c": datetime(1969, 12, 31, 23, 59, 59, 500000, timezone.utc)})
     assert plain == {"a": naive, "b": 3}
     assert times == {"c": [-1, 500_000_000, "Z"]}
+    odd = timezone(-timedelta(hours=1, minutes=2, seconds=3))  # historical offsets have seconds
+    assert graph.split_times({"t": datetime(1900, 1, 1, tzinfo=odd)})[1]["t"][2] == "-01:02:03"
 
 
 def test_init_drops_the_indexes_an_older_version_created_and_keeps_the_constraints(store) -> None:
