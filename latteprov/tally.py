@@ -6,8 +6,9 @@ status report reads a few nodes instead of every entity. A transaction that chan
 entity's existence, state, valid or file_statuses takes the tally lock (``(:Lock {name:
 'tally'})``, after the DAG lock when it takes both) and, through a :class:`Tracker`, snapshots
 what the entities it touches contribute before and after its writes and adds the difference
-to the Tally nodes. The lock makes the counts exact under concurrent writers; being part of
-the writing transaction makes them crash-safe.
+to the Tally nodes (the write path counts the entities it creates from the properties it
+creates them with, see :func:`new_entities`). The lock makes the counts exact under concurrent
+writers; being part of the writing transaction makes them crash-safe.
 
 The lock's ``complete`` flag says the tallies cover every entity: the first write to a graph
 without entities creates the lock with it set (an empty graph, e.g. after :meth:`Store.clear`,
@@ -76,9 +77,10 @@ class Tracker:
     """Keeps the tallies exact across writes to the entities ``uids`` and to the data files
     ``files`` (whose products' file_statuses follow them): created before the writes (takes
     the lock unless ``locked`` says the caller holds it, snapshots), :meth:`settle` after them
-    (adds the difference); entities of ``skip`` are left out of the snapshots. As a context manager it settles when the block ends without an
-    exception. With nothing to track it does nothing, so transactions that touch no counted
-    entity (runs, edges) do not queue for the lock."""
+    (adds the difference); entities of ``skip`` are left out of the snapshots. As a context
+    manager it settles when the block ends without an exception. With nothing to track it does
+    nothing, so transactions that touch no counted entity (runs, edges) do not queue for the
+    lock."""
 
     def __init__(self, tx: neo4j.ManagedTransaction, uids: Iterable[str] = (), files: Iterable[str] = (),
                  locked: bool = False, skip: Iterable[str] = ()) -> None:
