@@ -15,7 +15,6 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -253,19 +252,19 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
                       lambda e: (e["from"], e["to"], e["role"]))
     if derived:
         tx.run(queries.get("take_dag_lock").text).consume()
-    stored_at = [e for e in batch.edges if e["type"] == "STORED_AT"]
-    counted = bool(batch.entities or batch.files or stored_at)
-    if counted:  # after the DAG lock, and before reading what exists: no counted writer runs meanwhile
-        tally.take_lock(tx)
     entities = _dedupe(batch.entities, lambda r: r["uid"])
     runs = _merged_runs(batch.runs)
     files = _dedupe(batch.files, lambda r: r["uid"])
     edges = {type_: derived if type_ == "DERIVED_FROM" else _dedupe(
         [e for e in batch.edges if e["type"] == type_], lambda e: (e["from"], e["to"], e["role"]))
         for type_ in EDGE_QUERIES}
+    stored_at = edges["STORED_AT"]
+    counted = bool(entities or files or stored_at)
+    if counted:  # after the DAG lock, and before reading what exists: no counted writer runs meanwhile
+        tally.take_lock(tx)
     # Which nodes exist already: the others are created with CREATE (cheaper than MERGE, and
     # edges touching them need no MERGE either: no transaction but this one can see them).
-    file_uids = {row["uid"] for row in files} | {e["to"] for e in edges["STORED_AT"]}
+    file_uids = {row["uid"] for row in files} | {e["to"] for e in stored_at}
     existing = tx.run(queries.get("existing_uids").text, entities=[row["uid"] for row in entities],
                    runs=[row["uid"] for row in runs], files=sorted(file_uids)).single()
     old_entities, old_runs = set(existing["entities"]), set(existing["runs"])
@@ -288,7 +287,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
 
     # A new product's file_statuses come from the batch (all its STORED_AT edges are in it).
     statuses: dict[str, list[str]] = {}
-    for e in edges["STORED_AT"]:
+    for e in stored_at:
         if e["from"] in created and file_status.get(e["to"]) is not None:
             statuses.setdefault(e["from"], []).append(file_status[e["to"]])
     by_labels: dict[tuple[str, ...], list[dict]] = {}
@@ -376,7 +375,7 @@ class Writer:
         self.result = WriteResult()
         self.error: BaseException | None = None
         self._abandoned = False
-        self._queue: queue.Queue[tuple[GraphBatch, Callable[[], None] | None] | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[GraphBatch | None] = queue.Queue(maxsize=depth)
         self._thread = threading.Thread(target=self._run, name="latteprov-writer", daemon=True)
 
     def __enter__(self) -> "Writer":
@@ -390,21 +389,18 @@ class Writer:
         if exc_type is None and self.error is not None:
             raise self.error
 
-    def put(self, batch: GraphBatch, then: Callable[[], None] | None = None) -> None:
-        """Queue a batch (waits while ``depth`` batches are queued); ``then`` runs once it is committed."""
+    def put(self, batch: GraphBatch) -> None:
+        """Queue a batch (waits while ``depth`` batches are queued)."""
         if self.error is not None:
             raise self.error
-        self._queue.put((batch, then))
+        self._queue.put(batch)
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while (batch := self._queue.get()) is not None:
             if self.error is not None or self._abandoned:
                 continue  # drain without writing
-            batch, then = item
             try:
                 self.result += write(self.store, batch)
-                if then is not None:
-                    then()
             except BaseException as exc:  # handed to the producing thread, which reports it
                 self.error = exc
 
