@@ -5,6 +5,7 @@ PostgreSQL is started here as a throwaway cluster; without it this test fails, i
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,3 +54,24 @@ def test_a_file_missing_from_the_listing_is_caught(store) -> None:
                      {e.tag: e.long_tag for e in synth.ensembles(2)})
     with pytest.raises(suite.Disagreement, match="regex"):
         suite.agreement(store, "S", 0, [], files)
+
+
+def test_without_relational_baselines_every_neo4j_figure_is_still_measured(store) -> None:
+    # Tier XL runs with --no-sql: the figures must not depend on a baseline being there.
+    synth.write(store, "S", 0)
+    res = suite.agreement(store, "S", 0, [], file_list("S", 0), timing=True)
+    measured = {f.figure for f in res.figures if f.system == "Neo4j (latteprov API)" and f.value is not None}
+    assert {"lineage of a correlator p50", "downstream of a configuration p99", "status aggregation",
+            "invalidate a fermion action"} <= measured
+    assert not any("SQL" in f.baseline for f in res.figures)
+
+
+def test_settle_waits_for_a_busy_process_and_not_for_an_idle_one() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert suite.settle(busy.pid, quiet=2, limit=4) >= 4
+        assert suite.settle(idle.pid, quiet=2, limit=30) < 4
+    finally:
+        busy.kill()
+        idle.kill()

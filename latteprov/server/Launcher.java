@@ -43,6 +43,11 @@ public class Launcher {
                 .setConfig(GraphDatabaseSettings.auth_enabled, auth)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, org.neo4j.io.ByteUnit.parse(pageCache))
                 .setConfig(GraphDatabaseSettings.transaction_timeout, Duration.ofMinutes(30))
+                // Transaction logs are pruned at checkpoints to this size (default: 2 days of
+                // them, as much again as the store after a bulk load). Community has no
+                // differential backup that reads them; recovery needs only those since the
+                // last checkpoint, which are always kept.
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "1G size")
                 // A stop waits this long for running transactions (default 10 s, even when idle).
                 .setConfig(GraphDatabaseSettings.shutdown_transaction_end_timeout, Duration.ofSeconds(2))
                 .setConfig(org.neo4j.configuration.GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
