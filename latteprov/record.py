@@ -9,17 +9,21 @@
 
 The run (host, user, times, exit state) and its inputs are written in one transaction when the
 block starts, its outputs, files and edges in one more when it ends; an exception marks the run
-and its outputs failed and propagates. Every write goes through :mod:`latteprov.graph`, so the
-consistency checks and the cycle check apply. When Neo4j cannot be reached (or with
-``offline=True``) the same batches are appended to a local spool (:mod:`latteprov.spool`) that
-``latteprov sync`` replays later.
+and its outputs failed and propagates, and so does SIGTERM (a batch system's wall-clock limit or
+``scancel``), which raises SystemExit(143) inside the block. A job killed outright (SIGKILL, a
+lost node) leaves an online run ``running``; an offline one is marked failed by ``latteprov sync``.
+Every write goes through :mod:`latteprov.graph`, so the consistency checks and the cycle check
+apply. When Neo4j cannot be reached (or with ``offline=True``) the same batches are appended to
+a local spool (:mod:`latteprov.spool`) that ``latteprov sync`` replays later.
 """
 from __future__ import annotations
 
 import getpass
 import shlex
+import signal
 import socket
 import sys
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -186,6 +190,27 @@ class _Sink:
 
 
 @contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """While a run is recorded, SIGTERM raises SystemExit(143) instead of ending the process on
+    the spot, so the run is written as failed rather than left ``running``: batch systems send
+    SIGTERM at the wall-clock limit, on ``scancel`` or ``qdel``, seconds before SIGKILL.
+    Only in the main thread, and only when nobody else handles SIGTERM."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
 def run(kind: str, command: str | None = None, code_version: str | None = None, job_id: str | None = None,
         params: dict | None = None, inputs: Iterable[InputRef] = (), store: Store | None = None,
         offline: bool | None = None, uid: str | None = None, name: str | None = None) -> Iterator[Recorder]:
@@ -206,7 +231,8 @@ def run(kind: str, command: str | None = None, code_version: str | None = None, 
         sink.write("started", start)
         recorder = Recorder(row, sink)
         try:
-            yield recorder
+            with _terminate_as_exit():
+                yield recorder
         except BaseException as exc:
             clean_exit = isinstance(exc, SystemExit) and exc.code in (0, None)
             recorder.state = "done" if clean_exit else "failed"

@@ -3,6 +3,8 @@ and the fall-back to the offline spool when the database cannot be reached."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -83,6 +85,38 @@ def test_a_run_is_in_the_graph_as_running_while_its_payload_runs(store, inputs) 
     with record.run("solve", store=store, inputs=[inputs["gauge"]]) as r:
         row = one(store, "MATCH (r:Run {uid: $uid})-[:USED]->(c) RETURN r.exit_state AS s, c.uid AS c", uid=r.uid)
         assert row == {"s": "running", "c": inputs["gauge"]}
+
+
+def test_sigterm_in_the_payload_marks_the_run_failed_and_exits_143(store, env) -> None:
+    # What a batch system does at the wall-clock limit, before SIGKILL.
+    script = ("import latteprov, time\n"
+              "with latteprov.run('solve') as r:\n"
+              "    r.output('QuarkSmearing', name='smear', radius=3.5, steps=45)\n"
+              "    print(r.uid, flush=True)\n"
+              "    time.sleep(120)\n")
+    job = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, **env},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    uid = job.stdout.readline().strip()
+    assert uid.startswith("Run:"), job.stderr.read()
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(timeout=60) == 143
+    assert one(store, "MATCH (s:QuarkSmearing)-[:GENERATED_BY]->(r:Run {uid: $uid}) "
+                      "RETURN s.state AS s, r.exit_state AS e, r.ended_at IS NOT NULL AS ended", uid=uid) \
+        == {"s": "failed", "e": "failed", "ended": True}
+
+
+def test_the_sigterm_handler_is_only_ours_inside_the_block(store, inputs) -> None:
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with record.run("solve", store=store, inputs=[inputs["gauge"]]):
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    own = lambda signum, frame: None  # noqa: E731  a job that handles SIGTERM itself keeps its handler
+    signal.signal(signal.SIGTERM, own)
+    try:
+        with record.run("solve", store=store, inputs=[inputs["gauge"]]):
+            assert signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def test_an_unknown_input_uid_fails_before_the_payload_and_writes_nothing(store) -> None:
