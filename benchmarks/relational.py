@@ -92,7 +92,6 @@ def load(dbs: list["Relational"], batches: Iterable[GraphBatch], every: int = 50
         db.settle()
 
 
-
 class Relational:
     """One relational database holding the campaign's derivation graph."""
 

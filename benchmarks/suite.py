@@ -308,7 +308,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def settle(pid: int, idle: float = 0.05, quiet: int = 3, limit: float = 300.0) -> float:
+def wait_idle(pid: int, idle: float = 0.05, quiet: int = 3, limit: float = 300.0) -> float:
     """Wait until process ``pid`` has used less than ``idle`` CPU seconds per second for
     ``quiet`` seconds in a row (Neo4j after a load: checkpointing, index updates, garbage
     collection; Community has no procedure to force a checkpoint), at most ``limit`` seconds.
@@ -424,7 +424,7 @@ def run(tier: str, seed: int = 0, say: Callable[[str], None] = print, baselines:
             res.facts["relational load seconds"] = round(seconds, 1)
         # Every system starts the questions settled (relational.load settles its databases):
         # no work of the load still running in the background while the questions are timed.
-        res.facts["Neo4j settling seconds"] = round(settle(server_pid), 1)
+        res.facts["Neo4j settling seconds"] = round(wait_idle(server_pid), 1)
 
         files = FileList(names_file.read_text().splitlines(),
                          {e.tag: e.long_tag for e in synth.ensembles(synth.tier_shape(tier).ensembles)})

@@ -66,12 +66,12 @@ def test_without_relational_baselines_every_neo4j_figure_is_still_measured(store
     assert not any("SQL" in f.baseline for f in res.figures)
 
 
-def test_settle_waits_for_a_busy_process_and_not_for_an_idle_one() -> None:
+def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one() -> None:
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert suite.settle(busy.pid, quiet=2, limit=4) >= 4
-        assert suite.settle(idle.pid, quiet=2, limit=30) < 4
+        assert suite.wait_idle(busy.pid, quiet=2, limit=4) >= 4
+        assert suite.wait_idle(idle.pid, quiet=2, limit=30) < 4
     finally:
         busy.kill()
         idle.kill()
