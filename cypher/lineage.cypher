@@ -109,7 +109,8 @@ RETURN n AS node, labels(n) AS labels,
 // One node with its neighbourhood for ``latteprov show``: direct inputs (with roles), the
 // number of direct derivatives, its files, the runs that generated it or used it, and the
 // invalidation and revalidation events that cover it (those whose root is the node or one of
-// its ancestors: only the root is linked to an event).
+// its ancestors: only the root is linked to an event), each with ``active``: an invalidation
+// that no later revalidation of the same root undid (as in active_invalidations).
 CALL () {
   MATCH (n:Entity {uid: $uid}) RETURN n
   UNION
@@ -126,4 +127,6 @@ RETURN n AS node, labels(n) AS labels,
                  UNION
                  MATCH (run:Run)-[:USED]->(n) RETURN run {.*, relation: 'used_by'} } AS runs,
        COLLECT { MATCH (n)-[:DERIVED_FROM]->*(a:Entity)-[:INVALIDATED_BY]->(i:Invalidation) WHERE i.root = a.uid
-                 RETURN DISTINCT i {.*} } AS invalidations
+                 WITH DISTINCT i
+                 RETURN i {.*, active: i.action = 'invalidate' AND NOT EXISTS {
+                   MATCH (r:Invalidation {action: 'revalidate', root: i.root}) WHERE r.at > i.at } } } AS invalidations

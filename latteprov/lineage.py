@@ -137,17 +137,20 @@ def path(store: Store, a: str, b: str) -> dict:
 
 
 def details(store: Store, ident: str) -> dict:
-    """One node with its inputs, number of derivatives, files, runs and invalidation events."""
-    uid = resolve(store, ident)
-    row = store.read("node_details", uid=uid)[0]
-    active = {r["uid"] for r in store.read("active_invalidations")}
+    """One node with its inputs, number of derivatives, files, runs and invalidation events
+    (one round trip for a uid; a name is resolved first)."""
+    row = store.read_one("node_details", uid=ident) if graphs.is_uid(ident) else None
+    if row is None:
+        row = store.read_one("node_details", uid=resolve(store, ident))
+    if row is None:  # deleted between the two reads
+        raise NotFound(f"no node with uid or name {ident!r}")
     return {"node": node_json(row["node"], row["labels"]),
             "inputs": sorted(row["inputs"], key=lambda i: (i["role"] or "", i["name"] or "")),
             "derivatives": row["derivatives"],
             "files": [{k: plain(v) for k, v in f.items()} for f in row["files"]],
             "runs": [{k: plain(v) for k, v in r.items()} for r in row["runs"]],
-            "invalidations": sorted(({**{k: plain(v) for k, v in i.items()}, "active": i["uid"] in active}
-                                     for i in row["invalidations"]), key=lambda i: i["at"] or "")}
+            "invalidations": sorted(({k: plain(v) for k, v in i.items()} for i in row["invalidations"]),
+                                    key=lambda i: i["at"] or "")}
 
 
 def check_kinds(kinds: Iterable[str] | None) -> None:
