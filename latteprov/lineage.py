@@ -139,10 +139,8 @@ def path(store: Store, a: str, b: str) -> dict:
 def details(store: Store, ident: str) -> dict:
     """One node with its inputs, number of derivatives, files, runs and invalidation events
     (one round trip for a uid; a name is resolved first)."""
-    row = store.read_one("node_details", uid=ident) if graphs.is_uid(ident) else None
-    if row is None:
-        row = store.read_one("node_details", uid=resolve(store, ident))
-    if row is None:  # deleted between the two reads
+    _, row = _traverse(store, "node_details", ident)
+    if row is None:  # node_details knows every node resolve_id knows: deleted meanwhile
         raise NotFound(f"no node with uid or name {ident!r}")
     return {"node": node_json(row["node"], row["labels"]),
             "inputs": sorted(row["inputs"], key=lambda i: (i["role"] or "", i["name"] or "")),

@@ -68,10 +68,12 @@ def test_without_relational_baselines_every_neo4j_figure_is_still_measured(store
 
 def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one() -> None:
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+                            stdout=subprocess.PIPE, text=True)
     try:
-        assert suite.wait_idle(busy.pid, quiet=2, limit=4) >= 4
-        assert suite.wait_idle(idle.pid, quiet=2, limit=30) < 4
+        assert suite.wait_idle(busy.pid, quiet=2, limit=4) >= 4  # gave up at the limit
+        assert idle.stdout.readline() == "up\n"  # past its start-up, which uses CPU
+        assert suite.wait_idle(idle.pid, quiet=2, limit=30) < 30  # returned because it was calm
     finally:
         busy.kill()
         idle.kill()
