@@ -130,3 +130,15 @@ RETURN n AS node, labels(n) AS labels,
                  WITH DISTINCT i
                  RETURN i {.*, active: i.action = 'invalidate' AND NOT EXISTS {
                    MATCH (r:Invalidation {action: 'revalidate', root: i.root}) WHERE r.at > i.at } } } AS invalidations
+
+// name: resolve_location
+// The product stored at dataset $dataset of the file $path (absolute), or of any file whose
+// DataFile is named $location ('<file name>:<dataset>').
+CALL () {
+  MATCH (f:DataFile {name: $location}) RETURN f
+  UNION
+  MATCH (f:DataFile {path: $path, dataset: $dataset}) RETURN f
+}
+MATCH (f)<-[:STORED_AT]-(n:Entity)
+RETURN DISTINCT n.uid AS uid, n.name AS name, n.kind AS kind
+LIMIT 5

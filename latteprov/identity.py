@@ -27,7 +27,13 @@ def _norm(value: object) -> object:
 
 
 def make_uid(kind: str, key: Mapping[str, object]) -> str:
-    """``<kind>:<20 hex digits>`` from the kind and the natural-key values."""
-    canonical = json.dumps({"kind": kind, "key": _norm(dict(key))}, sort_keys=True,
+    """``<kind>:<20 hex digits>`` from the kind and the natural-key values.
+
+    Keys whose value is None are left out, so a natural key can grow an optional field (the
+    ``space`` of a position-space correlator, say) without changing the uid of any node that
+    does not have it.
+    """
+    present = {k: v for k, v in key.items() if v is not None}
+    canonical = json.dumps({"kind": kind, "key": _norm(present)}, sort_keys=True,
                            separators=(",", ":"), ensure_ascii=False)
     return f"{kind}:{hashlib.sha256(canonical.encode()).hexdigest()[:20]}"

@@ -162,8 +162,11 @@ class FermionAction(Action):
 class Hisq(FermionAction):
     """Highly improved staggered quarks: the sea action of the MILC ensembles."""
 
-    natural_key = ("quark_mass", "naik", "quark_tag")
-    naik = FloatProperty(default=0.0, help_text="Naik term epsilon (non-zero for charm).")
+    # The Naik epsilon is a function of the quark mass (MILC's tree-level formula), not a free
+    # parameter, and the long tag does not write it: keying on it made the charm sea action two
+    # nodes, one per path that named it first.
+    natural_key = ("quark_mass", "quark_tag")
+    naik = FloatProperty(help_text="Naik term epsilon (non-zero for charm), where known.")
 
 
 class MobiusDW(FermionAction):
@@ -281,6 +284,7 @@ class Correlator(Entity):
     alpha5 = FloatProperty(help_text="Valence alpha5.")
     quark_mass = FloatProperty(help_text="Valence quark mass.")
     snk = StringProperty(help_text="Sink smearing SS or PS.")
+    space = StringProperty(choices={"position": "position"}, help_text="'position' for a 4D correlator (every sink site kept, CalLat's 4D_correlator datasets); absent for momentum-projected ones.")
     spin_x2 = IntegerProperty(help_text="Twice the hadron's spin (1 for a nucleon), where known.")
     spin_z_x2 = IntegerProperty(help_text="Twice the spin projection; |spin_z_x2| <= spin_x2.")
     input_roles = {"propagators": "light", "gaugeconfig": "gauge", "action": "action"}
@@ -297,7 +301,7 @@ class Baryon2pt(Correlator):
     """A two-point baryon correlator (spectrum)."""
 
     natural_key = ("ensemble", "stream", "config", "particle", "spin", "flow_time", "smear_width", "smear_steps",
-                   "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "x", "y", "z", "t", "snk")
+                   "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "x", "y", "z", "t", "snk", "space")
     spin = StringProperty(help_text="spin_up or spin_dn.")
     parity = IntegerProperty(help_text="Parity +1 or -1.")
 
@@ -307,7 +311,7 @@ class Baryon3pt(Correlator):
 
     natural_key = ("ensemble", "stream", "config", "particle", "flav_spin", "current", "flow_time", "smear_width",
                    "smear_steps", "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "tsep", "src_set",
-                   "x", "y", "z", "t", "snk")
+                   "x", "y", "z", "t", "snk", "space")
     flav_spin = StringProperty(help_text="Flavour and spin projection.")
     current = StringProperty(help_text="Inserted current (A3, V4 ...).")
     tsep = IntegerProperty(help_text="Source-sink separation.")
@@ -316,12 +320,36 @@ class Baryon3pt(Correlator):
 
 
 class DerivedDataset(Correlator):
-    """A post-processing product: time-slice cut, source average, concatenation, FFT."""
+    """A post-processing product: time-slice cut, source average, FFT, momentum projection,
+    concatenation, or the output of a user's step.
 
-    natural_key = ("step", "inputs_key")
-    step = StringProperty(required=True, index=True, help_text="Processing step: tslice, average, concatenate, fft, or a user step name.")
-    inputs_key = StringProperty(required=True, help_text="Digest of the sorted uids of the inputs (with the step's parameters).")
+    Identity is the physics object at its step (docs/model.md, "Identity of derived data"):
+    the step, the correlator's fields (ensemble, configuration, particle, spin or spin_avg,
+    flavour/spin, current, tsep, momentum, source or averaged source set) and the step's
+    parameters (t0, nt, max_momentum). Products that carry no such fields (a user step's
+    outputs, a concatenation) are told apart by ``inputs_key`` instead.
+    """
+
+    natural_key = ("step", "inputs_key", "ensemble", "stream", "config", "particle", "spin", "flav_spin",
+                   "current", "tsep", "t0", "nt", "px", "py", "pz", "qx", "qy", "qz", "x", "y", "z", "t", "sources",
+                   "max_momentum", "time_reversed", "flow_time", "smear_width", "smear_steps", "M5", "L5",
+                   "alpha5", "quark_mass", "snk", "src_set", "space")
+    step = StringProperty(required=True, index=True, help_text="Processing step: tslice, average, fft, project, concatenate, or a user step name.")
+    inputs_key = StringProperty(help_text="Digest of the sorted uids of the inputs (with the step's parameters), for products without physics fields.")
     params = JSONProperty(help_text="Parameters of the step.")
+    spin = StringProperty(help_text="spin_up, spin_dn, or spin_avg (the mean over both spins).")
+    flav_spin = StringProperty(help_text="Flavour and spin projection of a form factor, e.g. DD_dn_dn.")
+    current = StringProperty(help_text="Inserted current of a form factor (A3, V4 ...).")
+    tsep = IntegerProperty(help_text="Source-sink separation (negative for negative parity); a tslice keeps |tsep|+1 time slices.")
+    src_set = StringProperty(help_text="Source set of the sequential propagator (Srcs<a>-<b>).")
+    t0 = IntegerProperty(help_text="First time slice kept by the tslice step (the source time).")
+    nt = IntegerProperty(help_text="Time extent of the lattice the tslice step cut from.")
+    sources = StringProperty(help_text="The sources an average is over: their origins 'x3y3z19t62+x10y20z1t51' in order, or the file's subset label ('src_avg_0') when the file does not say.")
+    qx = IntegerProperty(help_text="Momentum inserted by the current, x (a form factor's projection; units of 2 pi / L).")
+    qy = IntegerProperty(help_text="Momentum inserted by the current, y.")
+    qz = IntegerProperty(help_text="Momentum inserted by the current, z.")
+    max_momentum = IntegerProperty(help_text="Largest |p_i| an FFT keeps (lattice units of 2 pi / L).")
+    time_reversed = BooleanProperty(help_text="True when a projection reversed time (negative parity).")
     input_roles = {"inputs": "input"}
 
 

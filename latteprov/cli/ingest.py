@@ -1,4 +1,4 @@
-"""``latteprov ingest names|h5``, ``latteprov scan``, ``latteprov derive average|concatenate``."""
+"""``latteprov ingest names|h5``, ``latteprov scan``, ``latteprov derive tslice|average|fft|project|concatenate``."""
 from __future__ import annotations
 
 import sys
@@ -131,22 +131,38 @@ def derive() -> None:
     """Recorded post-processing that writes HDF5 with `meta` lineage."""
 
 
-def _derive_command(name: str, help_text: str) -> click.Command:
+def _derive_command(name: str, help_text: str, *options: Callable) -> click.Command:
     @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HDF5 file to write.")
+    @click.option("-o", "--output", type=click.Path(),
+                  help="File (one input) or directory to write; default: CalLat's name beside each input.")
     @with_conventions
     @pass_app
-    def command(app: AppContext, inputs, output, convention_files, ensemble_map) -> None:
+    def command(app: AppContext, inputs, output, convention_files, ensemble_map, **params) -> None:
         from latteprov.ingest import derive as steps
 
-        result = getattr(steps, name)(app.store, _conventions(convention_files, ensemble_map), list(inputs), output)
-        click.echo(f"{output}: {len(result.datasets)} datasets from {result.inputs} inputs, run {result.run}")
+        result = getattr(steps, name)(app.store, _conventions(convention_files, ensemble_map), list(inputs), output,
+                                      **params)
+        click.echo(f"{', '.join(result.outputs)}: {len(result.datasets)} datasets from {result.inputs} inputs, "
+                   f"run {result.run}")
 
     command.__doc__ = help_text
+    for option in reversed(options):
+        command = option(command)
     return derive.command(name)(command)
 
 
-_derive_command("average", "Average the per-source correlators of INPUTS over sources into OUTPUT.")
+_derive_command("tslice", "Cut the per-source 4D correlators of INPUTS to their source-sink window (CalLat's tslice).",
+                click.option("--tslice-fact", type=float, help="Spectra: keep int(Nt * FACT) + 1 time slices."))
+_derive_command("average", "Average the per-source correlators of INPUTS over sources (and spectra over spins).")
+_derive_command("fft", "Fourier-transform the source averages of INPUTS (CalLat's fft), keeping |p_i| <= K.",
+                click.option("--max-momentum", type=click.IntRange(min=0), default=5, show_default=True,
+                             help="K, the largest momentum component kept."))
+_derive_command("project", "Pick one momentum out of the FFTs of INPUTS (and time-reverse negative parity).",
+                click.option("--momentum", type=(int, int, int), default=(0, 0, 0), show_default=True,
+                             metavar="PX PY PZ", help="The momentum picked (the current's, for form factors)."),
+                click.option("--time-reversal", is_flag=True,
+                             help="Time-reverse negative-parity correlators (phase -1 spectra, +1 form factors)."),
+                click.option("--truncate", type=click.IntRange(min=1), help="Keep the first N time slices."))
 _derive_command("concatenate", "Stack the per-configuration correlators of INPUTS into OUTPUT with cfgs_srcs.")
 
 COMMANDS: list[click.Command] = [ingest, scan, derive]

@@ -36,6 +36,17 @@ def _filled(spec: NodeSpec, fields: dict[str, Any]) -> dict[str, Any]:
     return f
 
 
+def _props(spec: NodeSpec, filled: dict[str, Any]) -> dict[str, Any]:
+    """The node's properties from its filled fields; a DerivedDataset's step may be given per
+    node (the ``step`` field: one layout holds averages and their FFTs)."""
+    props = {p: filled[source] for p, source in spec.props.items() if filled.get(source) is not None}
+    if spec.step:
+        props["step"] = filled.get("step") or spec.step
+        if filled.get("inputs_key"):
+            props["inputs_key"] = filled["inputs_key"]
+    return props
+
+
 def _key_sources(spec: NodeSpec) -> tuple[str, ...] | None:
     """For each field of ``spec.uses``, the input field its value is read from; None when a
     rename reads another rename (then only :func:`_filled` gives the values)."""
@@ -127,15 +138,15 @@ class Builder:
                 groups.append(inp)
             else:
                 links.append((self.build(self.conventions.nodes[inp.node], f, raw), inp.role))
-        props = {p: f[source] for p, source in spec.props.items() if f.get(source) is not None}
+        props = _props(spec, f)
         name = self._name(spec, raw, f)
-        if spec.step:
+        if spec.key_inputs:
             keyed_params = dict(params or {})
             if groups:  # group members are not known yet: the name stands for them
                 keyed_params["of"] = name
-            props.update(step=spec.step, inputs_key=derived_key(spec.step, [u for u, _ in links], keyed_params))
-            if params:
-                props["params"] = json.dumps(params, sort_keys=True, default=str)
+            props["inputs_key"] = derived_key(props["step"], [u for u, _ in links], keyed_params)
+        if spec.step and params:
+            props["params"] = json.dumps(params, sort_keys=True, default=str)
         row = graph.entity(spec.kind, name=name, **props)
         uid = row["uid"]
         if uid not in self._emitted:
@@ -148,6 +159,13 @@ class Builder:
             self._members[(spec.key, group)][tuple(f.get(g) for g in group)].append(uid)
         self._cache[key] = uid
         return uid
+
+    def uid_of(self, spec: NodeSpec, fields: dict[str, Any]) -> str:
+        """The uid of the node ``spec`` means with these fields, built nowhere: for naming an
+        input that must already exist (a ``meta`` line's product of the step before)."""
+        if spec.key_inputs:
+            raise ValueError(f"{spec.key} is identified by its inputs, not by fields")
+        return graph.entity(spec.kind, **_props(spec, _filled(spec, fields)))["uid"]
 
     def resolve_groups(self) -> int:
         """Link every pending group input to its members (or imply one); the number of edges."""

@@ -83,6 +83,7 @@ class NodeSpec:
     step: str | None
     origin: str
     props: dict[str, str] = field(default_factory=dict)  # property -> field it is read from
+    key_inputs: bool = False                             # identity from the inputs (inputs_key), not the fields
     uses: tuple[str, ...] = ()                           # fields that decide the node and its inputs
 
     @property
@@ -110,8 +111,9 @@ class LayoutSpec:
     index: bool
     set: dict[str, Any]
     origin: str
-    average: str | None = None      # layout `derive average` writes the mean over sources to
     concatenate: str | None = None  # layout `derive concatenate` stacks configurations into
+    step: str | None = None         # the step of its datasets when neither meta nor the file name says
+    meta_step: str | None = None    # the step of the products an average's meta lines name
 
     def format(self, fields: dict[str, Any]) -> str:
         """The dataset path of this layout for these fields (``pdec`` values written with p)."""
@@ -149,7 +151,10 @@ class Conventions:
             if spec.parser is not None:
                 self._by_prefix.setdefault(spec.prefix, []).append((spec.suffix, spec))
         self._prefix_lengths = sorted({len(p) for p in self._by_prefix}, reverse=True)
-        self._long_to_short = {long: short for short, long in self.ensembles.items()}
+        # Aliases share a long tag (a15m310L, a15m310Lfaces ...): the first short tag listed wins.
+        self._long_to_short: dict[str, str] = {}
+        for short, long in self.ensembles.items():
+            self._long_to_short.setdefault(long, short)
 
     # -- names -------------------------------------------------------------------------------
     def match(self, filename: str) -> Match | None:
@@ -207,6 +212,8 @@ class Conventions:
             first, _, last = str(out["src_set"]).partition("-")
             if first.isdigit() and last.isdigit():
                 out["nsnk"] = int(last) - int(first) + 1
+        if out.get("avg_set") is not None and out.get("sources") is None:
+            out["sources"] = f"src_avg{out['avg_set']}"  # what the file name says it averaged
         if out.get("particle") and out.get("parity") is None:
             out["parity"] = -1 if str(out["particle"]).endswith("_np") else 1
         return out
@@ -231,11 +238,14 @@ def decode_long_tag(long_tag: str) -> dict[str, Any]:
     named = result.named
     dims = str(named["dims"])
     half = len(dims) // 2
+    nf = "+".join(str(named["nf"]))
     out = {"long_tag": long_tag, "nx": int(dims[:half]), "nt": int(dims[half:]),
-           "nf": "+".join(str(named["nf"])), "beta": named["beta"] / 100,
+           "nf": nf, "beta": named["beta"] / 100,
            "ml": _digits_fraction(named["ml"]), "ms": _digits_fraction(named["ms"])}
     if "mc" in named:
         out["mc"] = _digits_fraction(named["mc"])
+    elif nf == "3+1":  # l3264f31b600m00507m628: three degenerate light quarks, then the charm
+        out["ms"], out["mc"] = out["ml"], out["ms"]
     return out
 
 
@@ -343,7 +353,7 @@ def _compile(template: str, types: dict, where: str) -> parse.Parser:
 
 def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
     where = f"{origin}: nodes.{key}"
-    allowed = {"kind", "template", "name", "fields", "set", "inputs", "step"}
+    allowed = {"kind", "template", "name", "fields", "set", "inputs", "step", "identity"}
     if set(body) - allowed:
         raise ConventionError(f"{where}: unknown key(s) {', '.join(sorted(set(body) - allowed))}")
     if "kind" not in body:
@@ -365,6 +375,8 @@ def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
         names.insert(0, stem)
     if cls is model.DerivedDataset and not body.get("step"):
         raise ConventionError(f"{where}: a DerivedDataset needs a step")
+    if body.get("identity", "fields") not in ("fields", "inputs"):
+        raise ConventionError(f"{where}: identity must be 'fields' or 'inputs'")
     inputs = []
     for item in body.get("inputs", []):
         if not isinstance(item, dict) or "node" not in item or "role" not in item:
@@ -383,7 +395,7 @@ def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
     spec = NodeSpec(key, cls.__name__, cls, str(template) if template else None,
                     _compile(str(template), types, where) if template else None,
                     tuple(_SPEC.sub(r"{\1}", n) for n in names), fields, fixed, tuple(inputs),
-                    body.get("step"), origin)
+                    body.get("step"), origin, key_inputs=body.get("identity") == "inputs")
     own = [p for p in defined if p not in BASE_PROPS | {"step", "inputs_key", "params"}]
     if not issubclass(cls, model.Action):
         own.append("ensemble")  # per-ensemble entities carry their ensemble; shared actions do not
@@ -393,15 +405,17 @@ def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
 
 def _layout_spec(key: str, body: dict, origin: str, types: dict) -> LayoutSpec:
     where = f"{origin}: layouts.{key}"
-    allowed = {"path", "node", "derived", "meta_input", "rows", "index", "set", "average", "concatenate"}
+    allowed = {"path", "node", "derived", "meta_input", "rows", "index", "set", "concatenate", "step", "meta_step"}
     if set(body) - allowed:
         raise ConventionError(f"{where}: unknown key(s) {', '.join(sorted(set(body) - allowed))}")
-    if "path" not in body or not (body.get("node") or body.get("index")):
-        raise ConventionError(f"{where}: needs a path and a node (or index = true)")
+    if "path" not in body or not (body.get("node") or body.get("derived") or body.get("index")):
+        raise ConventionError(f"{where}: needs a path and a node or derived node (or index = true)")
+    if body.get("step") and not body.get("derived"):
+        raise ConventionError(f"{where}: a step needs the derived node its products are")
     return LayoutSpec(key, str(body["path"]), _compile(str(body["path"]).strip("/"), types, where),
                       body.get("node"), body.get("derived"), body.get("meta_input"), body.get("rows"),
                       bool(body.get("index")), dict(body.get("set") or {}), origin,
-                      body.get("average"), body.get("concatenate"))
+                      body.get("concatenate"), body.get("step"), body.get("meta_step"))
 
 
 def _check_references(nodes: dict[str, NodeSpec], layouts: dict[str, LayoutSpec]) -> None:
@@ -413,7 +427,7 @@ def _check_references(nodes: dict[str, NodeSpec], layouts: dict[str, LayoutSpec]
         for ref in (lay.node, lay.derived, lay.meta_input):
             if ref and ref not in nodes:
                 raise ConventionError(f"{lay.origin}: layouts.{lay.key}: {ref!r} is not a node")
-        for ref in (lay.average, lay.concatenate):
+        for ref in (lay.concatenate,):
             if ref and ref not in layouts:
                 raise ConventionError(f"{lay.origin}: layouts.{lay.key}: {ref!r} is not a layout")
 
@@ -425,6 +439,8 @@ def _resolve_uses(spec: NodeSpec, nodes: dict[str, NodeSpec], path: tuple[str, .
     if spec.uses:
         return spec.uses
     used = set(spec.props.values())
+    if spec.step:
+        used.update(("step", "inputs_key"))  # a derived node's step (and location key) can be given per node
     for name in spec.names:
         used.update(_SPEC.findall(name))
     for inp in spec.inputs:

@@ -1,15 +1,24 @@
-"""Recorded post-processing: source averages and concatenations over configurations.
+"""Recorded post-processing: CalLat's steps (tslice, source average, FFT, momentum projection)
+and concatenation over configurations.
 
-Both steps first ingest their input files (so every input is a node), then, inside a
-recorded Run, compute with numpy, write the HDF5 output with a ``meta`` attribute naming each
-input in the CalLat ``key==value&...`` convention, and record the output by reading the
-written file back through :func:`latteprov.ingest.h5.read_file`: what the graph says about the
-output is exactly what ``ingest h5`` recovers from the file alone.
+Each step first ingests its input files (so every input is a node), then, inside a recorded
+Run, computes with numpy exactly what CalLat's code computes (callat-qcd/nucleon_elastic_FF:
+``nucleon_elastic_ff/data/scripts/tslice.py``, ``average.py``, ``fft.py``, and
+``scripts/utils.py::time_reverse``), writes the HDF5 output with the ``meta`` attribute in
+CalLat's form, and records the output by reading the written file back through
+:func:`latteprov.ingest.h5.read_file`: what the graph says about an output is exactly what
+``ingest h5`` recovers from the file alone, each output derived from the products it read.
+
+Array layout (CalLat's): a 4D correlator is ``(Nt, L, L, L, 2)`` float, axes ``t, z, y, x`` and
+``(re, im)``; an FFT is ``(Nt', 2k+1, 2k+1, 2k+1)`` complex, momentum ``p`` at index
+``p mod (2k+1)`` on axes ``pz, py, px``.
 """
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import h5py
@@ -18,21 +27,37 @@ import numpy as np
 from latteprov import graph, record
 from latteprov.errors import InputError
 from latteprov.ingest.conventions import Conventions
-from latteprov.ingest.h5 import FileContent, read_file
+from latteprov.ingest.h5 import FileContent, missing_inputs, read_file, sources_key
 from latteprov.ingest.meta import format_meta, parse_meta
 from latteprov.store import Store
 
 ORIGIN = ("x", "y", "z", "t")
+# CalLat's per-source dataset paths (tslice.py's dset patterns) and the source in them.
+_SPEC_4D = re.compile(r"^pt/spec/(?P<particle>[a-z]+(?:_np)?)/(?P<spin>spin_(?:up|dn))/4D_correlator/"
+                      r"x(?P<x>\d+)_y(?P<y>\d+)_z(?P<z>\d+)_t(?P<t>\d+)$")
+_FORMFAC_4D = re.compile(r"^pt/formfac/(?P<particle>[a-z]+(?:_np)?)_[A-Z]+_(?:up|dn)_(?:up|dn)_t0_(?P<t0>\d+)_"
+                         r"tsep_(?P<tsep>-?\d+)_.*/x(?P<x>\d+)_y(?P<y>\d+)_z(?P<z>\d+)_t(?P<t>\d+)/"
+                         r"4D_correlator/local_current$")
+# average.py's dset_replace_pattern: the source becomes src_avg, t0 goes, both spins become spin_avg.
+_SOURCE = re.compile(r"x(?P<x>[0-9]+)_y(?P<y>[0-9]+)_z(?P<z>[0-9]+)_t(?P<t>[0-9]+)")
+_T0 = re.compile(r"t0_(?P<t0>[0-9]+)_")
+_SPIN = re.compile(r"spin_(?:up|dn)")
+_AVERAGES = re.compile(r"(^pt/spec/[a-z_]+/spin_avg/4D_correlator/src_avg$)|(/src_avg/4D_correlator/local_current$)")
 
 
 @dataclass
 class Derived:
     """What a derive step wrote and recorded."""
 
-    output: str
+    outputs: list[str]
     run: str
-    datasets: dict[str, str]  # dataset path -> uid of the derived dataset
+    datasets: dict[str, str]  # "file:dataset" -> uid of the derived dataset
     inputs: int
+
+    @property
+    def output(self) -> str:
+        """The (first) file written."""
+        return self.outputs[0]
 
 
 def _ingest_inputs(store: Store, conventions: Conventions, paths: list[str]) -> dict[str, FileContent]:
@@ -41,66 +66,331 @@ def _ingest_inputs(store: Store, conventions: Conventions, paths: list[str]) -> 
     for path in paths:
         try:
             contents[path] = read_file(conventions, path)
+            problem = missing_inputs(store, contents[path])
+            if problem is not None:
+                raise problem
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
         graph.write(store, contents[path].batch)
     return contents
 
 
-def _record(store: Store, conventions: Conventions, step: str, output: str, inputs: list[str],
-            params: dict, write) -> Derived:
-    """Run ``write()`` inside a recorded Run, then record the written file's datasets as its outputs."""
+def _record(store: Store, conventions: Conventions, step: str, outputs: list[str], inputs: list[str],
+            params: dict, write: Callable[[], None]) -> Derived:
+    """Run ``write()`` inside a recorded Run, then record the written files' datasets as its outputs."""
     with record.run(step, params=params, inputs=inputs, store=store, offline=False) as run:
         write()
-        content = read_file(conventions, output)
-        graph.write(store, content.batch)
-        rows = {row["uid"]: row for row in content.batch.entities}
-        outputs = {}
-        for dataset, uids in content.products.items():
-            for uid in uids:
-                props = {k: v for k, v in rows[uid]["props"].items() if k not in ("uid", "kind", "name")}
-                used = [e["to"] for e in content.batch.edges if e["from"] == uid and e["role"] == "input"]
-                run.output(rows[uid]["props"]["kind"], name=rows[uid]["props"]["name"], inputs={"input": used}, **props)
-                outputs[dataset] = uid
-    return Derived(output, run.uid, outputs, len(inputs))
-
-
-def average(store: Store, conventions: Conventions, paths: list[str], output: str) -> Derived:
-    """Average per-source correlators over their sources; one output dataset per group."""
-    contents = _ingest_inputs(store, conventions, paths)
-    groups: dict[tuple[str, str], list[tuple[dict, np.ndarray, str]]] = defaultdict(list)
-    used: list[str] = []
-    for path, content in contents.items():
-        base = os.path.basename(path)
-        found = conventions.match(base)
-        raw = dict(found.raw) if found else {}
-        with h5py.File(path, "r") as handle:
+        recorded = {}
+        for output in outputs:
+            content = read_file(conventions, output, named_as=_NAMED_AS.pop(os.path.abspath(output), None))
+            problem = missing_inputs(store, content)
+            if problem is not None:
+                raise InputError(f"{output}: {problem}")
+            graph.write(store, content.batch)
+            rows = {row["uid"]: row for row in content.batch.entities}
             for dataset, uids in content.products.items():
-                layout, fields = conventions.layout(dataset)
-                if not layout.average or not uids:
-                    continue
-                target = conventions.layouts[layout.average].format(fields)
-                line = {**raw, "file": base, "dataset": dataset, **{k: fields[k] for k in ORIGIN}}
-                groups[(layout.average, target)].append((line, handle[dataset][()], dataset))
-                used += uids
-    if not groups:
-        raise InputError("no per-source dataset to average in " + ", ".join(paths))
+                for uid in uids:
+                    props = {k: v for k, v in rows[uid]["props"].items() if k not in ("uid", "kind", "name")}
+                    used = [e["to"] for e in content.batch.edges if e["from"] == uid and e["role"] == "input"]
+                    run.output(rows[uid]["props"]["kind"], name=rows[uid]["props"]["name"], inputs={"input": used},
+                               **props)
+                    recorded[f"{os.path.basename(output)}:{dataset}"] = uid
+    return Derived(outputs, run.uid, recorded, len(inputs))
+
+
+def _products(contents: dict[str, FileContent]) -> list[str]:
+    return list(dict.fromkeys(uid for content in contents.values() for uids in content.products.values()
+                              for uid in uids))
+
+
+_NAMED_AS: dict[str, str] = {}
+
+
+def _output_path(path: str, output: str | None, rename: Callable[[str], str]) -> str:
+    """Where the output of input ``path`` goes: ``output`` if it names a file, else CalLat's name
+    for it (``rename`` of the input's name) in ``output`` (a directory) or beside the input. An
+    output under another name is read back as the CalLat name it stands for (its fields)."""
+    callat = rename(os.path.basename(path))
+    if output and not os.path.isdir(output):
+        _NAMED_AS[os.path.abspath(output)] = callat
+        return output
+    return os.path.join(output or os.path.dirname(path) or ".", callat)
+
+
+def _refuse_existing(paths: list[str]) -> None:
+    """Refuse outputs that exist, or two outputs at one path (several inputs, one -o FILE)."""
+    if len(set(paths)) != len(paths):
+        raise InputError("several inputs would write one output file: give -o a directory")
+    for path in paths:
+        if os.path.exists(path):
+            raise InputError(f"{path} exists; latteprov does not overwrite a recorded output")
+
+
+# -- tslice ------------------------------------------------------------------------------------
+def time_slices(t0: int, tsep: int, nt: int) -> tuple[list[int], np.ndarray]:
+    """CalLat's ``get_t_slices``: indices ``t0, t0+s, ..., t0+tsep`` mod ``nt`` (``s`` the sign of
+    tsep, so |tsep|+1 slices) and a factor -1 for each slice that wrapped around the lattice."""
+    step = 1 if tsep >= 0 else -1
+    actual = range(t0, t0 + tsep + step, step)
+    return [t % nt for t in actual], np.array([-1 if (t < 0 or t >= nt) else 1 for t in actual])
+
+
+def tslice_array(data: np.ndarray, t0: int, tsep: int, origin: tuple[int, int, int], sign_flip: bool) -> np.ndarray:
+    """The time-slice cut of one 4D correlator ``(Nt, L, L, L, 2)``: slices of :func:`time_slices`,
+    times the boundary factor along time when ``sign_flip`` (spectra), rolled so the source
+    ``origin = (x, y, z)`` sits at the spatial origin. Shape ``(|tsep|+1, L, L, L, 2)``."""
+    index, factor = time_slices(t0, tsep, data.shape[0])
+    out = data[index]
+    if sign_flip:
+        out = out * factor.reshape((-1,) + (1,) * (out.ndim - 1))
+    x, y, z = origin
+    for axis, shift in enumerate((z, y, x)):
+        out = np.roll(out, -shift, axis=axis + 1)
+    return out
+
+
+def tslice(store: Store, conventions: Conventions, paths: list[str], output: str | None = None, *,
+           tslice_fact: float | None = None) -> Derived:
+    """Cut each per-source 4D correlator of INPUTS to its source-sink window (CalLat's tslice.py).
+
+    Form factors take t0 and tsep from their dataset path and keep their sign; spectra take t0
+    from the source and ``tsep = int(nt * tslice_fact)`` (negative for ``_np``), and wrapped
+    slices get the antiperiodic factor -1. ``meta`` gets ``t0==..&nt==..&tsep==..`` (spectra) or
+    ``t0==..&tsep==..&nt==..`` (form factors). Outputs are named ``spec_4D_tslice_...`` /
+    ``formfac_4D_tslice_...`` after their inputs. Raises InputError for a spectrum without
+    ``tslice_fact`` or a file with no 4D dataset.
+    """
+    contents = _ingest_inputs(store, conventions, paths)
+    plans: list[tuple[str, str, list[tuple[str, dict, bool]]]] = []
+    for path in paths:
+        target = _output_path(path, output, lambda name: name.replace("formfac_4D", "formfac_4D_tslice", 1)
+                              .replace("spec_4D", "spec_4D_tslice", 1))
+        jobs = []
+        with h5py.File(path, "r") as handle:
+            names: list[str] = []
+            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
+            for name in names:
+                nt = handle[name].shape[0]
+                if (m := _FORMFAC_4D.match(name)):
+                    info = {"t0": int(m["t0"]), "tsep": int(m["tsep"]), "nt": nt}
+                    jobs.append((name, info, False))
+                elif (m := _SPEC_4D.match(name)):
+                    if tslice_fact is None:
+                        raise InputError(f"{path}: {name}: a spectrum needs --tslice-fact (tsep = int(nt * fact))")
+                    tsep = int(nt * tslice_fact)
+                    info = {"t0": int(m["t"]), "nt": nt, "tsep": -tsep if m["particle"].endswith("_np") else tsep}
+                    jobs.append((name, info, True))
+        if not jobs:
+            raise InputError(f"{path}: no per-source 4D correlator to slice")
+        plans.append((path, target, jobs))
+    _refuse_existing([target for _, target, _ in plans])
 
     def write() -> None:
-        with h5py.File(output, "w") as out:
-            for (_, target), items in sorted(groups.items()):
-                shapes = {data.shape for _, data, _ in items}
-                if len(shapes) > 1:
-                    raise InputError(f"{target}: inputs differ in shape: {sorted(shapes)}")
-                ds = out.create_dataset(target, data=np.mean([data for _, data, _ in items], axis=0))
-                ds.attrs["meta"] = format_meta(line for line, _, _ in items)
+        for path, target, jobs in plans:
+            with h5py.File(path, "r") as src, h5py.File(target, "w") as out:
+                for name, info, flip in jobs:
+                    m = _SOURCE.search(name)
+                    data = tslice_array(src[name][()], info["t0"], info["tsep"], (int(m["x"]), int(m["y"]), int(m["z"])), flip)
+                    ds = out.create_dataset(name, data=data)
+                    old = src[name].attrs.get("meta")
+                    prefix = f"{old}&" if old else ""
+                    ds.attrs["meta"] = prefix + "&".join(f"{k}=={v}" for k, v in info.items())
 
-    return _record(store, conventions, "average", output, list(dict.fromkeys(used)),
-                   {"over": "sources", "groups": len(groups)}, write)
+    return _record(store, conventions, "tslice", [t for _, t, _ in plans], _products(contents),
+                   {"tslice_fact": tslice_fact}, write)
 
 
-def concatenate(store: Store, conventions: Conventions, paths: list[str], output: str) -> Derived:
+# -- average -----------------------------------------------------------------------------------
+def average_key(dataset: str) -> tuple[str, dict[str, str]] | None:
+    """average.py's rewrite of a per-source dataset path: the path it is averaged into (source ->
+    ``src_avg``, ``t0_N_`` dropped, ``spin_up``/``spin_dn`` -> ``spin_avg``) and its line's keys
+    (x, y, z, t, then t0 for form factors); None for a dataset of no source."""
+    source = _SOURCE.search(dataset)
+    if source is None:
+        return None
+    keys = dict(source.groupdict())
+    t0 = _T0.search(dataset)
+    if t0:
+        keys.update(t0.groupdict())
+    target = _T0.sub("", _SOURCE.sub("src_avg", dataset))
+    return _SPIN.sub("spin_avg", target), keys
+
+
+def average(store: Store, conventions: Conventions, paths: list[str], output: str | None = None) -> Derived:
+    """Average per-source correlators over their sources, and spectra over both spins (CalLat's
+    average.py): the sum of every dataset that rewrites to the same path, divided by their count.
+    Each output dataset's ``meta`` has one line per input: the input's meta, then
+    ``x==..&y==..&z==..&t==..`` (and ``t0==..`` for form factors). Raises InputError when
+    inputs differ in shape or nothing has a source."""
+    contents = _ingest_inputs(store, conventions, paths)
+    groups: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # target -> (file, dataset, line)
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            names: list[str] = []
+            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
+            for name in names:
+                found = average_key(name)
+                if found is None:
+                    continue
+                target, keys = found
+                old = handle[name].attrs.get("meta")
+                line = (f"{old}&" if old else "") + "&".join(f"{k}=={v}" for k, v in keys.items())
+                groups[target].append((path, name, line))
+    if not groups:
+        raise InputError("no per-source dataset to average in " + ", ".join(paths))
+    first = paths[0]
+    target_file = _output_path(first, output, lambda name: re.sub(r"x[0-9]+y[0-9]+z[0-9]+t[0-9]+", "src_avg", name)
+                               .replace("formfac_4D_tslice", "formfac_4D_tslice_src_avg", 1)
+                               .replace("spec_4D_tslice", "spec_4D_tslice_avg", 1))
+    _refuse_existing([target_file])
+
+    def write() -> None:
+        with h5py.File(target_file, "w") as out:
+            for target, items in sorted(groups.items()):
+                total = None
+                shapes = set()
+                for path, name, _ in items:
+                    with h5py.File(path, "r") as handle:
+                        data = handle[name][()]
+                    shapes.add(data.shape)
+                    if len(shapes) > 1:
+                        raise InputError(f"{target}: inputs differ in shape: {sorted(shapes)}")
+                    total = data if total is None else total + data
+                ds = out.create_dataset(target, data=total / len(items))
+                ds.attrs["meta"] = "\n".join(line for _, _, line in items)
+
+    return _record(store, conventions, "average", [target_file], _products(contents),
+                   {"over": "sources and spins", "groups": len(groups)}, write)
+
+
+# -- FFT ---------------------------------------------------------------------------------------
+def fft_array(data: np.ndarray, max_momentum: int) -> np.ndarray:
+    """CalLat's FFT of a 4D correlator ``(Nt, L, L, L, 2)``: complex from the last axis, ``ifftn``
+    over the three spatial axes times L^3 (so ``sum_n exp(+2 pi i n.p / L) f(n)``), momenta
+    ``|p_i| <= max_momentum`` kept in FFT order. Shape ``(Nt, 2k+1, 2k+1, 2k+1)`` complex."""
+    arr = data[..., 0] + 1j * data[..., 1]
+    n1d = arr.shape[-1]
+    out = np.fft.ifftn(arr, axes=(-1, -2, -3)) * (arr.shape[-1] * arr.shape[-2] * arr.shape[-3])
+    keep = list(range(max_momentum + 1)) + [p % n1d for p in range(-max_momentum, 0)]
+    for axis in (-1, -2, -3):
+        out = np.take(out, keep, axis=axis)
+    return out
+
+
+def fft(store: Store, conventions: Conventions, paths: list[str], output: str | None = None, *,
+        max_momentum: int = 5) -> Derived:
+    """Fourier-transform the source averages of INPUTS (CalLat's fft.py): each average dataset
+    becomes its FFT (a form factor's ``local_current`` is written ``momentum_current``), with
+    ``&max_momentum==k&n1d_prev==L`` appended to its meta. Outputs are named ``..._fft.h5``.
+    Raises InputError for a file with no average or a non-cubic one."""
+    if max_momentum < 0:
+        raise InputError(f"--max-momentum must be >= 0, not {max_momentum}")
+    contents = _ingest_inputs(store, conventions, paths)
+    plans = []
+    for path in paths:
+        target = _output_path(path, output, lambda name: re.sub(r"\.h5$", "_fft.h5", name))
+        with h5py.File(path, "r") as handle:
+            names: list[str] = []
+            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
+            jobs = [n for n in names if _AVERAGES.search(n)]
+            for name in jobs:
+                shape = handle[name].shape
+                if len(shape) != 5 or shape[-1] != 2 or not shape[1] == shape[2] == shape[3]:
+                    raise InputError(f"{path}: {name}: shape {shape} is not (Nt, L, L, L, 2)")
+        if not jobs:
+            raise InputError(f"{path}: no source average to transform")
+        plans.append((path, target, jobs))
+    _refuse_existing([t for _, t, _ in plans])
+
+    def write() -> None:
+        for path, target, jobs in plans:
+            with h5py.File(path, "r") as src, h5py.File(target, "w") as out:
+                for name in jobs:
+                    data = src[name][()]
+                    ds = out.create_dataset(name.replace("local_current", "momentum_current"),
+                                            data=fft_array(data, max_momentum))
+                    old = src[name].attrs.get("meta")
+                    prefix = f"{old}&" if old else ""
+                    ds.attrs["meta"] = prefix + f"max_momentum=={max_momentum}&n1d_prev=={data.shape[-2]}"
+
+    return _record(store, conventions, "fft", [t for _, t, _ in plans], _products(contents),
+                   {"max_momentum": max_momentum}, write)
+
+
+# -- momentum projection and time reversal ----------------------------------------------------
+def time_reverse(corr: np.ndarray, phase: int) -> np.ndarray:
+    """CalLat's ``utils.time_reverse`` on axis 0: ``C'(t) = phase * C(-t mod Nt)`` for t >= 1 and
+    ``C'(0) = C(0)``."""
+    out = phase * np.roll(corr[::-1], 1, axis=0)
+    out[0] = phase * out[0]
+    return out
+
+
+def project(store: Store, conventions: Conventions, paths: list[str], output: str | None = None, *,
+            momentum: tuple[int, int, int] = (0, 0, 0), time_reversal: bool = False,
+            truncate: int | None = None) -> Derived:
+    """Pick one momentum out of the FFTs of INPUTS: ``data[:, pz, py, px]`` (spectra: the hadron's
+    momentum, written ``pt/spec/<particle>/spin_avg/px.._py.._pz../src_avg``; form factors: the
+    current's, written ``.../src_avg/qx.._qy.._qz../local_current``). With ``time_reversal``,
+    negative-parity correlators are time-reversed (phase -1 for spectra, +1 for form factors,
+    whose boundary sign is already in) and, with ``truncate`` N, cut to their first N slices.
+    ``meta`` is the FFT's with ``&px==..&py==..&pz==..`` (or qx..) appended, and
+    ``&time_reversed==1`` when reversed. Outputs are named ``..._fft_proj.h5``."""
+    if truncate is not None and truncate < 1:
+        raise InputError(f"--truncate must be >= 1, not {truncate}")
+    contents = _ingest_inputs(store, conventions, paths)
+    px, py, pz = momentum
+    plans = []
+    for path in paths:
+        target = _output_path(path, output, lambda name: re.sub(r"\.h5$", "_proj.h5", name))
+        with h5py.File(path, "r") as handle:
+            names: list[str] = []
+            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
+            jobs = []
+            for name in names:
+                meta = handle[name].attrs.get("meta")
+                if meta is None or "max_momentum" not in parse_meta(meta)[-1]:
+                    continue
+                k = int(parse_meta(meta)[-1]["max_momentum"])
+                if max(abs(px), abs(py), abs(pz)) > k:
+                    raise InputError(f"{path}: {name}: momentum {momentum} is beyond its max_momentum {k}")
+                jobs.append(name)
+        if not jobs:
+            raise InputError(f"{path}: no FFT to project")
+        plans.append((path, target, jobs))
+    _refuse_existing([t for _, t, _ in plans])
+
+    def write() -> None:
+        for path, target, jobs in plans:
+            with h5py.File(path, "r") as src, h5py.File(target, "w") as out:
+                for name in jobs:
+                    data = src[name][()][:, pz, py, px]
+                    formfac = name.startswith("pt/formfac/")
+                    reversed_ = time_reversal and "_np" in name
+                    if reversed_:
+                        data = time_reverse(data, +1 if formfac else -1)
+                    if truncate is not None:
+                        data = data[:truncate]
+                    if formfac:
+                        target_name = name.replace("4D_correlator/momentum_current",
+                                                   f"qx{px}_qy{py}_qz{pz}/local_current")
+                        picked = {"qx": px, "qy": py, "qz": pz}
+                    else:
+                        target_name = name.replace("4D_correlator/src_avg", f"px{px}_py{py}_pz{pz}/src_avg")
+                        picked = {"px": px, "py": py, "pz": pz}
+                    ds = out.create_dataset(target_name, data=data)
+                    extra = "&".join(f"{k}=={v}" for k, v in picked.items()) + ("&time_reversed==1" if reversed_ else "")
+                    ds.attrs["meta"] = f"{src[name].attrs['meta']}&{extra}"
+
+    return _record(store, conventions, "project", [t for _, t, _ in plans], _products(contents),
+                   {"momentum": list(momentum), "time_reversal": time_reversal, "truncate": truncate}, write)
+
+
+# -- concatenation -----------------------------------------------------------------------------
+def concatenate(store: Store, conventions: Conventions, paths: list[str], output: str | None = None) -> Derived:
     """Stack per-configuration correlators into one dataset per group, with a ``cfgs_srcs`` index."""
+    if not output:
+        raise InputError("concatenate needs -o OUTPUT")
     contents = _ingest_inputs(store, conventions, paths)
     groups: dict[str, list[tuple[int, int, str, np.ndarray]]] = defaultdict(list)
     for path, content in contents.items():
@@ -115,7 +405,7 @@ def concatenate(store: Store, conventions: Conventions, paths: list[str], output
                     raise InputError(f"{path}: {dataset}: its configuration is not known")
                 target = conventions.layouts[layout.concatenate].format({**props, **fields})
                 meta = handle[dataset].attrs.get("meta")
-                sources = len(parse_meta(meta)) if meta is not None else 1
+                sources = len(sources_key(parse_meta(meta)).split("+")) if meta is not None else 1
                 groups[target].append((int(props["config"]), sources, uids[0], handle[dataset][()]))
     if not groups:
         raise InputError("no per-configuration dataset to concatenate in " + ", ".join(paths))
@@ -134,5 +424,5 @@ def concatenate(store: Store, conventions: Conventions, paths: list[str], output
                 ds = out.create_dataset(target, data=np.stack([data for _, _, _, data in items]))
                 ds.attrs["meta"] = format_meta({"uid": uid, "config": c} for c, _, uid, _ in items)
 
-    return _record(store, conventions, "concatenate", output, list(dict.fromkeys(used)),
+    return _record(store, conventions, "concatenate", [output], list(dict.fromkeys(used)),
                    {"over": "configurations", "groups": len(groups)}, write)
