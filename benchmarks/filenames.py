@@ -13,7 +13,7 @@ from latteprov import synth
 
 FORMFAC = re.compile(r"^formfac_(?P<ens>[^_]+)_(?P<stream>[a-z]+)_(?P<cfg>\d+)_(?P<params>gf.+_mq[\d.]+)"
                      r"_(?P<mom>px-?\d+py-?\d+pz-?\d+)_dt(?P<dt>-?\d+)_Srcs(?P<srcs>[\d-]+)_x\d+y\d+z\d+t\d+"
-                     r"_(?P<snk>SS|PS)(?:\.h5)?$")
+                     r"_(?P<snk>SS|PS)(?:_[A-Za-z0-9]+)?(?:\.h5)?$")  # a product's name: its file's stem, then its current
 MILC = re.compile(r"^(?P<long>l\d+f\d+b\d+(?:m\d+)+)(?P<stream>[a-z]+)\.(?P<cfg>\d+)$")
 KIND = re.compile(r"^(prop|spec|seqsrc|seqprop|formfac)_(?P<ens>[^_]+)_")
 FLOWED = re.compile(r"^(?P<long>l\d+f\d+b\d+(?:m\d+)+)[a-z]+\.\d+_wflow")
@@ -25,7 +25,9 @@ class FileList:
     def __init__(self, names: list[str], long_tags: dict[str, str]) -> None:
         self.names = names
         self.long_tags = long_tags
-        self.short_tags = {v: k for k, v in long_tags.items()}
+        self.short_tags: dict[str, str] = {}
+        for short, long in long_tags.items():  # aliases share a long tag: the first listed is its name
+            self.short_tags.setdefault(long, short)
 
     def _scan(self, pattern: str) -> set[str]:
         rx = re.compile(pattern)

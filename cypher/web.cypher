@@ -29,7 +29,10 @@ RETURN c AS node, labels(c) AS labels, COLLECT { MATCH (c)-[:STORED_AT]->(f:Data
 // name: web_search
 // Suggestions for the search box: entities whose name or uid starts with the words of $q
 // (a Lucene query built by the caller from escaped words), best matches first, at most $limit.
+// `details` are the fields that tell apart products of one file (spin, current, tsep ...).
 CALL db.index.fulltext.queryNodes('entity_search', $q) YIELD node, score
-RETURN node.uid AS uid, node.name AS name, node.kind AS kind, node.ensemble AS ensemble
+RETURN node.uid AS uid, node.name AS name, node.kind AS kind, node.ensemble AS ensemble,
+       [key IN ['step', 'config', 'particle', 'spin', 'flav_spin', 'current', 'tsep', 'sources']
+        WHERE node[key] IS NOT NULL | key + '=' + toString(node[key])] AS details
 ORDER BY score DESC, size(node.name), node.name
 LIMIT $limit

@@ -11,6 +11,7 @@ rules check what the batch holds and the rest is checked again when the spool is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import neo4j
@@ -60,6 +61,16 @@ def _check_row(row: dict) -> None:
         b5, c5, alpha5 = props.get("b5"), props.get("c5"), props.get("alpha5")
         if None not in (b5, c5, alpha5) and abs(alpha5 - (b5 + c5)) > TOLERANCE:
             raise CheckError(f"{_label(row)}: alpha5 = b5 + c5 is broken ({alpha5} != {b5} + {c5})")
+
+
+@lru_cache(maxsize=None)
+def known_geometry(tag: str) -> dict | None:
+    """L and T of an ensemble of the CalLat preset's table (from its MILC long tag), for origin
+    checks on ensembles the graph does not hold yet; None for a tag the table does not know."""
+    from latteprov.ingest.conventions import decode_long_tag, preset_ensembles
+
+    long_tag = preset_ensembles().get(tag)
+    return decode_long_tag(long_tag) if long_tag else None
 
 
 def _check_origin(row: dict, extent: dict) -> None:
@@ -130,8 +141,10 @@ def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
         return by_uid[uid]["props"] if uid in by_uid else known_nodes.get(uid)
 
     for row in placed:
-        if row["props"]["ensemble"] in ensembles:
-            _check_origin(row, ensembles[row["props"]["ensemble"]])
+        tag = row["props"]["ensemble"]
+        extent = ensembles.get(tag) or known_geometry(tag)
+        if extent:
+            _check_origin(row, extent)
 
     for frm, tos in correlator_edges.items():
         owner = props_of(frm)

@@ -24,6 +24,7 @@ import parse
 from latteprov import graph
 from latteprov.errors import InputError
 from latteprov.graph import GraphBatch
+from latteprov.ingest.conventions import decode_long_tag, preset_ensembles
 from latteprov.store import Store
 
 
@@ -131,9 +132,9 @@ REAL_ENSEMBLES = (
                  "a", 1000, 5, 1.2, 20, 3.0, 0.00195, smear_width=3.0, smear_steps=30),
     EnsembleSpec("a15m310L", "l2448f211b580m013m065m838", 24, 48, 5.80, 0.15, 310, 0.013, 0.065, 0.838,
                  "a", 500, 5, 1.3, 12, 2.0, 0.0158, smear_width=3.0, smear_steps=30),
-    EnsembleSpec("a06m310L", "l7296f211b720m0048m024m286", 72, 96, 7.20, 0.06, 310, 0.0048, 0.024, 0.286,
+    EnsembleSpec("a06m310L", "l7296f211b672m0048m024m286", 72, 96, 6.72, 0.06, 310, 0.0048, 0.024, 0.286,
                  "b", 1000, 6, 1.0, 6, 1.5, 0.00617),
-    EnsembleSpec("a09m135", "l6496f211b630m0012m0363m432", 64, 96, 6.30, 0.09, 135, 0.0012, 0.0363, 0.432,
+    EnsembleSpec("a09m135", "l6496f211b630m001326m03636m4313", 64, 96, 6.30, 0.09, 135, 0.001326, 0.03636, 0.4313,
                  "a", 1000, 6, 1.1, 12, 2.0, 0.00152),
 )
 # Generated ensembles: lattice spacing -> (beta, T, strange and charm sea masses).
@@ -162,6 +163,10 @@ def ensembles(count: int) -> list[EnsembleSpec]:
         ml = round(0.0074 * (mpi / 310) ** 2 * (0.09 / a), 5)
         nx = {"": 32, "S": 24, "L": 40, "XL": 48}[suffix] * 9 // int(spacing) // 4 * 4 or 16
         long_tag = f"l{nx}{nt}f211b{round(beta * 100)}m{_milc(ml)}m{_milc(ms)}m{_milc(mc)}"
+        real = preset_ensembles().get(tag)
+        if real:  # a tag of CalLat's table is that ensemble, whatever the pattern would make up
+            d = decode_long_tag(real)
+            long_tag, nx, nt, beta, ml, ms, mc = real, d["nx"], d["nt"], d["beta"], d["ml"], d["ms"], d["mc"]
         found.append(EnsembleSpec(tag, long_tag, nx, nt, beta, a, mpi, ml, ms, mc,
                                   "abce"[len(found) % 4], 1000, 5 + len(found) % 2,
                                   round(1.0 + 0.1 * (len(found) % 4), 1), (6, 8, 12, 20)[len(found) % 4],
@@ -258,7 +263,10 @@ class _Config:
         """Entities of ``kind`` (one per props dict) stored in one file named by ``template``."""
         name = self.name(template, **fields)
         stem = re.sub(r"\.(lime|h5)$", "", name)
-        ids = [self.b.add(kind, name=stem, state=state, **p) for p in props]
+        # Products sharing a file (both spins, every current) are named apart by what tells them apart.
+        differ = [k for k in props[0] if len({str(p.get(k)) for p in props}) > 1]
+        ids = [self.b.add(kind, name="_".join([stem, *(str(p[k]) for k in differ)]), state=state, **p)
+               for p in props]
         self.file(ids, template, name, state)
         return ids
 

@@ -341,3 +341,47 @@ def test_many_bad_datasets_make_one_short_line(store, preset, tmp_path: Path) ->
     assert len(report.problems) == 1
     assert "200 datasets (some/other/thing0" in report.problems[0] and "and 197 more" in report.problems[0]
     assert len(report.problems[0]) < 400
+
+
+# -- the ensemble table ---------------------------------------------------------------------------
+def test_every_ensemble_of_callats_table_resolves_both_ways(preset) -> None:
+    assert len(preset.ensembles) == 42
+    for short, long in preset.ensembles.items():
+        fields = preset.enrich({"ensemble": short})
+        assert fields["long_tag"] == long and fields["nx"] > 0 and fields["nt"] > 0
+        back = preset.enrich({"long_tag": long})["ensemble"]
+        # aliases (a15m310Lfaces ...) share a15m310L's long tag, which reads back as a15m310L
+        assert back == short or preset.ensembles[back] == long
+
+
+def test_neighbouring_ensembles_keep_their_own_sea_masses(preset) -> None:
+    a09m135 = preset.enrich({"ensemble": "a09m135"})
+    assert (a09m135["ml"], a09m135["ms"], a09m135["mc"]) == (0.001326, 0.03636, 0.4313)
+    assert preset.enrich({"ensemble": "a09m130"})["ml"] == 0.0012
+    assert preset.enrich({"ensemble": "a06m310L"})["beta"] == 6.72
+    diff = preset.enrich({"ensemble": "a12m220diff"})  # 3+1 flavours: light = strange
+    assert (diff["nf"], diff["ml"], diff["ms"], diff["mc"]) == ("3+1", 0.00507, 0.00507, 0.628)
+    match = preset.match("l6496f211b630m001326m03636m4313a.1002")
+    assert preset.enrich(match.fields)["ensemble"] == "a09m135"
+
+
+def test_the_charm_sea_action_is_one_node_whichever_path_names_it(store, preset) -> None:
+    from latteprov import synth
+    from latteprov.ingest.names import ingest_names
+
+    synth.write(store, "S")
+    before = store.run_text("MATCH (h:Hisq {quark_tag: 'charm'}) RETURN count(h) AS n")[0]["n"]
+    ingest_names(store, preset, ["l3296f211b630m0074m037m440e.300"])
+    rows = store.run_text("MATCH (h:Hisq {quark_tag: 'charm'}) RETURN h.quark_mass AS m, h.naik AS naik ORDER BY m")
+    assert len(rows) == before
+    assert any(r["m"] == 0.44 and r["naik"] == -0.3 for r in rows)
+
+
+def test_products_sharing_a_file_have_names_of_their_own(store) -> None:
+    from latteprov import synth
+
+    synth.write(store, "S")
+    dup = store.run_text("MATCH (n:Entity) WITH n.name AS name, count(*) AS n WHERE n > 1 RETURN name LIMIT 3")
+    assert dup == []
+    row = store.run_text("MATCH (c:Baryon3pt {current: 'A3'}) RETURN c.name AS name LIMIT 1")[0]
+    assert row["name"].endswith("_A3")

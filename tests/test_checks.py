@@ -64,9 +64,24 @@ def test_origin_is_checked_against_an_ensemble_already_in_the_graph(store) -> No
 
 def test_origin_is_unchecked_without_a_known_extent(store) -> None:
     b = GraphBatch()
-    prop(b, t=500)
+    prop(b, t=500, ensemble="a99m999")  # in no graph and no ensemble table
     graph.write(store, b)
     assert count(store) == 1
+
+
+def test_origin_is_checked_with_the_table_geometry_before_the_ensemble_is_recorded(store) -> None:
+    b = GraphBatch()
+    prop(b, t=95)  # a09m310 (32^3 x 96) is not in the graph, but CalLat's table knows it
+    graph.write(store, b)
+    b = GraphBatch()
+    prop(b, t=96)
+    refused(store, b, "origin t=96 is outside the lattice 0 <= t < 96 of ensemble a09m310")
+    b = GraphBatch()
+    prop(b, x=40, ensemble="a06m310L")  # 72^3 x 96
+    graph.write(store, b)
+    b = GraphBatch()
+    prop(b, x=72, ensemble="a06m310L")
+    refused(store, b, "origin x=72 is outside the lattice 0 <= x < 72 of ensemble a06m310L")
 
 
 def test_parity_must_be_plus_or_minus_one(store) -> None:

@@ -1,4 +1,5 @@
-"""``derive average|concatenate``: recorded post-processing whose lineage the files carry."""
+"""``derive average|concatenate`` on momentum-space spectra: recorded post-processing whose
+lineage the files carry (the 4D chain is tests/test_chain.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,8 @@ def spec_file(folder: Path, cfg: int, src: tuple[int, int, int, int], value: flo
     path = folder / f"spec_{ENS.format(cfg=cfg)}_x{x}y{y}z{z}t{t}.h5"
     with h5py.File(path, "w") as f:
         for particle in ("proton", "proton_np"):
-            f[f"pt/spec/{particle}/spin_up/x{x}_y{y}_z{z}_t{t}/px0_py0_pz0"] = np.full(8, value, dtype=np.complex64)
+            for spin in ("spin_up", "spin_dn"):
+                f[f"pt/spec/{particle}/{spin}/x{x}_y{y}_z{z}_t{t}/px0_py0_pz0"] = np.full(8, value, dtype=np.complex64)
     return path
 
 
@@ -45,40 +47,47 @@ def test_average_is_the_mean_and_names_each_input_in_meta(store, preset, tmp_pat
     result = derive.average(store, preset, [str(p) for p in inputs], str(out))
     assert len(result.datasets) == 2
     with h5py.File(out) as f:
-        ds = f["pt/spec/proton/spin_up/src_avg/px0_py0_pz0"]
+        ds = f["pt/spec/proton/spin_avg/src_avg/px0_py0_pz0"]  # over sources and both spins
         assert np.allclose(ds[()], 3.0)
         lines = parse_meta(ds.attrs["meta"])
-    assert sorted((int(l["x"]), int(l["t"])) for l in lines) == sorted((s[0], s[3]) for s in SOURCES)
+    # one line per input, the source's x, y, z, t: both spins of a source give two equal lines
+    assert sorted((int(l["x"]), int(l["t"])) for l in lines) == sorted((s[0], s[3]) for s in SOURCES for _ in "ud")
 
 
 def test_average_has_lineage_to_each_input_and_a_run(store, preset, tmp_path: Path) -> None:
     inputs = [spec_file(tmp_path, 300, s, 1.0) for s in SOURCES]
     result = derive.average(store, preset, [str(p) for p in inputs], str(tmp_path / "avg.h5"))
-    uid = result.datasets["pt/spec/proton/spin_up/src_avg/px0_py0_pz0"]
+    uid = result.datasets["avg.h5:pt/spec/proton/spin_avg/src_avg/px0_py0_pz0"]
     graph = lineage.lineage(store, uid, depth=1)
     inputs_found = [e for e in graph["edges"] if e["type"] == "DERIVED_FROM" and e["role"] == "input"]
-    assert len(inputs_found) == 3
+    assert len(inputs_found) == 6  # three sources, two spins
     runs = [n for n in graph["nodes"] if n["kind"] == "Run"]
     assert len(runs) == 1 and runs[0]["props"]["run_kind"] == "average" and runs[0]["state"] == "done"
     used = store.run_text("MATCH (:Run {uid: $r})-[:USED]->(c:Baryon2pt) RETURN count(c) AS n", r=result.run)[0]["n"]
-    assert used == 6  # both particles of three sources
+    assert used == 12  # both particles and spins of three sources
 
 
-def test_the_same_lineage_is_recovered_from_the_written_file_alone(store, preset, tmp_path: Path) -> None:
+def test_the_same_lineage_is_recovered_from_the_files_alone(store, preset, tmp_path: Path) -> None:
     inputs = [spec_file(tmp_path, 300, s, 1.0) for s in SOURCES]
-    out = tmp_path / "avg.h5"
-    result = derive.average(store, preset, [str(p) for p in inputs], str(out))
+    result = derive.average(store, preset, [str(p) for p in inputs], None)  # CalLat's name beside them
+    out = result.output
+    assert Path(out).name == f"spec_{ENS.format(cfg=300)}_src_avg.h5"
     recorded = {d: derived_lineage(store, uid) for d, uid in result.datasets.items()}
     store.clear()
-    for p in inputs:
-        p.unlink()  # nothing but the output file is left
-    report = ingest_h5(store, preset, [str(out)])
-    assert report.ingested == 1, report.problems
+    report = ingest_h5(store, preset, [out, *map(str, inputs)])  # any order: inputs are taken first
+    assert report.ingested == 4, report.problems
     for dataset, uid in result.datasets.items():
         assert derived_lineage(store, uid) == recorded[dataset]
-    # and the inputs still reach their propagators and configuration
-    nodes, _ = recorded["pt/spec/proton/spin_up/src_avg/px0_py0_pz0"]
+    nodes, _ = recorded[f"{Path(out).name}:pt/spec/proton/spin_avg/src_avg/px0_py0_pz0"]
     assert any(n.startswith("OneToAll:") for n in nodes) and any(n.startswith("GaugeConfig:") for n in nodes)
+
+
+def test_the_average_alone_names_inputs_not_recorded(store, preset, tmp_path: Path) -> None:
+    inputs = [spec_file(tmp_path, 300, s, 1.0) for s in SOURCES]
+    out = derive.average(store, preset, [str(p) for p in inputs]).output
+    store.clear()
+    report = ingest_h5(store, preset, [out])
+    assert report.ingested == 0 and "12 input(s) named by meta are not recorded" in report.problems[0]
 
 
 def test_concatenate_stacks_configurations_with_cfgs_srcs(store, preset, tmp_path: Path) -> None:
@@ -87,15 +96,14 @@ def test_concatenate_stacks_configurations_with_cfgs_srcs(store, preset, tmp_pat
         folder = tmp_path / str(cfg)
         folder.mkdir()
         inputs = [spec_file(folder, cfg, s, float(cfg)) for s in SOURCES[:2]]
-        averages.append(folder / "avg.h5")
-        derive.average(store, preset, [str(p) for p in inputs], str(averages[-1]))
+        averages.append(derive.average(store, preset, [str(p) for p in inputs]).output)  # CalLat's name
     out = tmp_path / "a09m310-stacked.h5"
     result = derive.concatenate(store, preset, [str(p) for p in averages], str(out))
     group = "gf1p0_w3p5_n45_M51p1_L56_a1p5/spec/ml0p00951/proton/px0_py0_pz0"
     with h5py.File(out) as f:
         assert f[f"{group}/cfgs_srcs"][()].tolist() == [[300, 2], [305, 2], [310, 2]]
-        assert np.allclose(f[f"{group}/spin_up"][:, 0], [300, 305, 310])
-    uid = result.datasets[f"{group}/spin_up"]
+        assert np.allclose(f[f"{group}/spin_avg"][:, 0], [300, 305, 310])
+    uid = result.datasets[f"{out.name}:{group}/spin_avg"]
     graph = lineage.lineage(store, uid, depth=1)
     assert sum(e["role"] == "input" for e in graph["edges"]) == 3
     # the stacked file's meta names its inputs by uid: ingesting it where they exist links them
@@ -114,7 +122,7 @@ def test_average_refuses_inputs_of_different_shapes(store, preset, tmp_path: Pat
     a = spec_file(tmp_path, 300, SOURCES[0], 1.0)
     b = spec_file(tmp_path, 300, SOURCES[1], 1.0)
     with h5py.File(b, "a") as f:
-        del f["pt/spec/proton/spin_up/x9_y1_z2_t14/px0_py0_pz0"]
+        del f["pt/spec/proton/spin_up/x9_y1_z2_t14/px0_py0_pz0"]  # noqa: the other spin stays
         f["pt/spec/proton/spin_up/x9_y1_z2_t14/px0_py0_pz0"] = np.ones(4, dtype=np.complex64)
     with pytest.raises(InputError, match="inputs differ in shape"):
         derive.average(store, preset, [str(a), str(b)], str(tmp_path / "out.h5"))
@@ -126,6 +134,6 @@ def test_cli_derive_average(cli, tmp_path: Path) -> None:
     inputs = [spec_file(tmp_path, 300, s, 1.0) for s in SOURCES]
     result = cli("derive", "average", *inputs, "-o", tmp_path / "avg.h5")
     assert result.exit_code == 0, result.output
-    assert "2 datasets from 6 inputs" in result.output
+    assert "2 datasets from 12 inputs" in result.output
     bad = cli("derive", "average", tmp_path / "missing.h5", "-o", tmp_path / "x.h5")
     assert bad.exit_code != 0 and "does not exist" in bad.output

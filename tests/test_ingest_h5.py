@@ -100,24 +100,31 @@ def test_per_source_spectrum_dataset_derives_from_its_propagator(store, preset, 
 
 
 def test_formfac_layout(store, preset, tmp_path: Path) -> None:
-    name = "pt/formfac/proton_np_UU_up_up_tsep_-10_sink_mom_px0_py0_pz0/A3/x3_y3_z19_t62/4D_correlator/local_current"
+    name = ("pt/formfac/proton_np_UU_up_up_t0_62_tsep_-10_sink_mom_px0_py0_pz0/A3/x3_y3_z19_t62/"
+            "4D_correlator/local_current")
     path = write_h5(tmp_path / f"formfac_4D_{ENS}_px0py0pz0_dt-10_Srcs0-7_x3y3z19t62_SS.h5", {name: {}})
     assert ingest_h5(store, preset, [str(path)]).ingested == 1
-    row = one(store, "MATCH (c:Baryon3pt) RETURN c.current AS j, c.tsep AS dt, c.flav_spin AS fs, c.particle AS p")
-    assert row == {"j": "A3", "dt": -10, "fs": "UU_up_up", "p": "proton_np"}
+    row = one(store, "MATCH (c:Baryon3pt) RETURN c.current AS j, c.tsep AS dt, c.flav_spin AS fs, c.particle AS p, "
+                     "c.space AS space, c.name AS name")
+    assert row == {"j": "A3", "dt": -10, "fs": "UU_up_up", "p": "proton_np", "space": "position",
+                   "name": f"{path.name}:{name}"}
 
 
-def test_meta_lines_become_derivation_edges_to_each_input(store, preset, tmp_path: Path) -> None:
-    meta = "t0==4&nt==8&tsep==4&x==3&y==1&z==2&t==4\nt0==2&nt==8&tsep==4&x==0&y==1&z==2&t==2"
-    avg = "pt/spec/proton/spin_up/src_avg/px0_py0_pz0"
-    path = write_h5(tmp_path / f"spec_4D_tslice_avg_{ENS}_src_avg0-1.h5", {avg: {"meta": meta}})
-    report = ingest_h5(store, preset, [str(path)])
-    assert report.ingested == 1, report.problems
+def test_meta_lines_name_the_per_source_products_of_both_spins(store, preset, tmp_path: Path) -> None:
+    # the per-source momentum-space spectra, then their source (and spin) average
+    sources = {"x3_y1_z2_t4": "x3y1z2t4", "x0_y1_z2_t2": "x0y1z2t2"}
+    files = [write_h5(tmp_path / f"spec_{ENS}_{short}.h5",
+                      {f"pt/spec/proton/{spin}/{src}/px0_py0_pz0": {} for spin in ("spin_up", "spin_dn")})
+             for src, short in sources.items()]
+    meta = "\n".join(["x==3&y==1&z==2&t==4"] * 2 + ["x==0&y==1&z==2&t==2"] * 2)
+    avg = write_h5(tmp_path / f"spec_{ENS}_src_avg.h5", {"pt/spec/proton/spin_avg/src_avg/px0_py0_pz0": {"meta": meta}})
+    report = ingest_h5(store, preset, [str(avg), *map(str, files)])  # taken in chain order
+    assert report.ingested == 3, report.problems
     rows = store.run_text("MATCH (d:DerivedDataset {step: 'average'})-[:DERIVED_FROM {role: 'input'}]->(c:Baryon2pt) "
-                          "RETURN c.x AS x, c.t AS t, c.config AS cfg ORDER BY x")
-    assert rows == [{"x": 0, "t": 2, "cfg": 300}, {"x": 3, "t": 4, "cfg": 300}]
-    # the inputs are full correlators of their sources: their propagators follow from the keys
-    assert one(store, "MATCH (:Baryon2pt)-[:DERIVED_FROM {role: 'light'}]->(p:OneToAll) RETURN count(p) AS n")["n"] == 2
+                          "RETURN c.x AS x, c.spin AS spin, c.config AS cfg ORDER BY x, spin")
+    assert rows == [{"x": x, "spin": s, "cfg": 300} for x in (0, 3) for s in ("spin_dn", "spin_up")]
+    row = one(store, "MATCH (d:DerivedDataset) RETURN d.sources AS sources, d.x AS x, d.spin AS spin")
+    assert row == {"sources": "x0y1z2t2+x3y1z2t4", "x": None, "spin": "spin_avg"}
 
 
 def test_meta_round_trip_and_bad_line() -> None:

@@ -123,7 +123,7 @@ def test_uid_name_and_non_entities_resolve_as_before(store, campaign) -> None:
     for question in (lineage.lineage, lineage.downstream):
         with pytest.raises(NotFound, match="is not a data product"):
             question(store, file_uid)
-    with pytest.raises(NotFound, match="no node with uid or name 'GaugeConfig:00000000000000000000'"):
+    with pytest.raises(NotFound, match="no node with uid, name or location 'GaugeConfig:00000000000000000000'"):
         lineage.lineage(store, "GaugeConfig:00000000000000000000")
 
 

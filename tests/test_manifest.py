@@ -124,7 +124,7 @@ BAD = [
     ("run.json", '{"kind": "a", "started_at": "yesterday"}', "$.started_at: 'yesterday' is not"),
     ("run.json", '{"kind": "a", "outputs": [{"kind": "Flux"}]}', "$.outputs[0]: unknown kind 'Flux'"),
     ("run.json", '{"kind": "a", "outputs": [{"kind": "OneToAll", "props": {"colour": 1}}]}', "OneToAll has no property 'colour'"),
-    ("run.json", '{"kind": "a", "inputs": ["no-such-thing"]}', "no node with uid or name 'no-such-thing'"),
+    ("run.json", '{"kind": "a", "inputs": ["no-such-thing"]}', "no node with uid, name or location 'no-such-thing'"),
     ("run.json", '{"kind": "a", "outputs": [{"kind": "MobiusDW", "name": "m", "props": {"quark_mass": 0.1, "M5": 1.1, '
                  '"L5": 6, "b5": 1.5, "c5": 0.5, "alpha5": 1.0}}]}', "MobiusDW m: alpha5 = b5 + c5 is broken"),
     ("run.json", "[]", "the manifest holds no run"),

@@ -143,7 +143,7 @@ def test_graph_page_loads_vendored_cytoscape_not_a_cdn(client, chain) -> None:
 def test_graph_page_of_unknown_node_is_a_404_page(client, chain) -> None:
     page = client.get("/graph?node=no-such-thing")
     assert page.status_code == 404
-    assert "no node with uid or name 'no-such-thing'" in text(page) and "<html" in page.text
+    assert "no node with uid, name or location 'no-such-thing'" in text(page) and "<html" in page.text
 
 
 def test_graph_page_refuses_a_bad_hops_value(client, chain) -> None:
@@ -299,7 +299,7 @@ def test_api_errors_are_json_with_the_message(client, chain) -> None:
     assert bad.status_code == 400 and "bad filter 'px'" in bad.json["error"]
     assert client.get("/api/find/Meson2pt?limit=-1").status_code == 400
     missing = client.get("/api/node/nope")
-    assert missing.status_code == 404 and missing.json == {"error": "no node with uid or name 'nope'", "status": 404}
+    assert missing.status_code == 404 and missing.json == {"error": "no node with uid, name or location 'nope'", "status": 404}
     assert client.get("/api/status?ensemble=zzz").status_code == 404
     assert client.get("/api/nothing").json["status"] == 404
 
@@ -409,4 +409,4 @@ def test_serve_get_runs_a_request_through_the_app(cli, fresh_chain) -> None:
     result = cli("serve", "--get", f"/api/node/{fresh_chain['spec']}")
     assert result.exit_code == 0 and json.loads(result.output)["node"]["kind"] == "Baryon2pt"
     missing = cli("serve", "--get", "/api/node/nope")
-    assert missing.exit_code == 1 and "no node with uid or name 'nope'" in missing.output
+    assert missing.exit_code == 1 and "no node with uid, name or location 'nope'" in missing.output

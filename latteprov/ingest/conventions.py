@@ -344,6 +344,14 @@ def load(paths: list[Path] | tuple[Path, ...] = (), ensemble_map: Path | None = 
     return Conventions(nodes, layouts, tags)
 
 
+@lru_cache(maxsize=1)
+def preset_ensembles() -> dict[str, str]:
+    """Short -> MILC long tags of the CalLat preset (``callat.toml``, from CalLat's
+    ``scripts/c51_mdwf_hisq.py``)."""
+    text = resources.files("latteprov.ingest").joinpath(PRESET).read_text(encoding="utf-8")
+    return {str(k): str(v) for k, v in (_read(PRESET, text).get("ensembles") or {}).items()}
+
+
 def _compile(template: str, types: dict, where: str) -> parse.Parser:
     try:
         return parse.compile(template, extra_types=types, case_sensitive=True)

@@ -15,7 +15,7 @@
       list.replaceChildren(...rows.map((row) => {
         const option = document.createElement("option");
         option.value = row.name || row.uid;
-        option.label = row.kind + (row.ensemble ? " · " + row.ensemble : "");
+        option.label = [row.kind, row.ensemble, ...(row.details || [])].filter(Boolean).join(" · ");
         return option;
       }));
     }, 150);
