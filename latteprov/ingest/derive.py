@@ -66,7 +66,7 @@ def _ingest_inputs(store: Store, conventions: Conventions, paths: list[str]) -> 
     for path in paths:
         try:
             contents[path] = read_file(conventions, path)
-            problem = missing_inputs(store, contents[path])
+            problem = missing_inputs(store, contents[path].needs)
             if problem is not None:
                 raise problem
         except InputError as exc:
@@ -83,7 +83,7 @@ def _record(store: Store, conventions: Conventions, step: str, outputs: list[str
         recorded = {}
         for output in outputs:
             content = read_file(conventions, output, named_as=_NAMED_AS.pop(os.path.abspath(output), None))
-            problem = missing_inputs(store, content)
+            problem = missing_inputs(store, content.needs)
             if problem is not None:
                 raise InputError(f"{output}: {problem}")
             graph.write(store, content.batch)

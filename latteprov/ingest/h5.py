@@ -415,12 +415,14 @@ def chain_rank(conventions: Conventions, path: str) -> int:
     return STEPS.index(step) if step else 0
 
 
-def missing_inputs(store: Store, content: FileContent) -> H5Problem | None:
-    """The problem of a file whose ``meta`` names inputs the graph does not hold (None: all there)."""
-    if not content.needs:
+def missing_inputs(store: Store, needs: dict[str, str], known: set[str] = frozenset()) -> H5Problem | None:
+    """The problem of a file whose ``meta`` names inputs (uid -> where named) that neither the
+    graph nor ``known`` (uids about to be written with it) holds; None when all are there."""
+    asked = [uid for uid in needs if uid not in known]
+    if not asked:
         return None
-    found = set(store.read("existing_uids", entities=list(content.needs), runs=[], files=[])[0]["entities"])
-    absent = [where for uid, where in content.needs.items() if uid not in found]
+    found = set(store.read("existing_uids", entities=asked, runs=[], files=[])[0]["entities"])
+    absent = [needs[uid] for uid in asked if uid not in found]
     if not absent:
         return None
     shown = "; ".join(absent[:_EXAMPLES]) + (f"; and {len(absent) - _EXAMPLES} more" if len(absent) > _EXAMPLES else "")
@@ -428,25 +430,60 @@ def missing_inputs(store: Store, content: FileContent) -> H5Problem | None:
                      f"(ingest the files they come from first, or in the same command): {shown}")
 
 
+# Files are written together until their rows reach this many entities (one transaction).
+FLUSH_ENTITIES = 5_000
+
+
 def ingest_h5(store: Store, conventions: Conventions, paths: Iterable[str], *, ensemble: str | None = None,
               stream: str | None = None, checksum: bool = False,
               advance: Callable[[int], None] | None = None) -> H5Report:
-    """Ingest each file in its own transaction, earlier steps of a chain first (4D, tslice,
-    average, FFT, projection, by file name), so one command can take a whole chain in any
-    order; problems are collected, one line per file."""
+    """Ingest HDF5 files, earlier steps of a chain first (4D, tslice, average, FFT, projection,
+    by file name), so one command can take a whole chain in any order; problems are collected,
+    one line per file.
+
+    Good files are written together, about :data:`FLUSH_ENTITIES` entities per transaction;
+    should the database refuse such a transaction (a cycle, a consistency rule), its files are
+    written again one by one, so exactly the refused files are left out and reported.
+    """
     report = H5Report()
+    pending: list[tuple[str, FileContent]] = []
+    pending_uids: set[str] = set()
+
+    def flush() -> None:
+        if not pending:
+            return
+        batch = GraphBatch()
+        for _, content in pending:
+            batch.extend(content.batch)
+        try:
+            report.written += graph.write(store, batch)
+            report.ingested += len(pending)
+            report.nodes += sum(len(content.batch.entities) for _, content in pending)
+        except LatteprovError:
+            for path, content in pending:  # tell which file the database refused
+                try:
+                    report.written += graph.write(store, content.batch)
+                    report.ingested += 1
+                    report.nodes += len(content.batch.entities)
+                except LatteprovError as exc:
+                    report.problems.append(f"{path}: {exc}")
+        pending.clear()
+        pending_uids.clear()
+
     for path in sorted(paths, key=lambda p: chain_rank(conventions, str(p))):
         report.files += 1
         try:
             content = read_file(conventions, path, ensemble=ensemble, stream=stream, checksum=checksum)
-            problem = missing_inputs(store, content)
+            problem = missing_inputs(store, content.needs, pending_uids)
             if problem is not None:
                 raise problem
-            report.written += graph.write(store, content.batch)
-            report.ingested += 1
-            report.nodes += len(content.batch.entities)
+            pending.append((path, content))
+            pending_uids.update(row["uid"] for row in content.batch.entities)
+            if len(pending_uids) >= FLUSH_ENTITIES:
+                flush()
         except LatteprovError as exc:
             report.problems.append(f"{path}: {exc}")
         if advance:
             advance(1)
+    flush()
     return report
