@@ -114,7 +114,8 @@ def _output_path(path: str, output: str | None, rename: Callable[[str], str]) ->
     if output and not os.path.isdir(output):
         _NAMED_AS[os.path.abspath(output)] = callat
         return output
-    return os.path.join(output or os.path.dirname(path) or ".", callat)
+    folder = output or os.path.dirname(path)
+    return os.path.join(folder, callat) if folder else callat
 
 
 def _refuse_existing(paths: list[str]) -> None:
