@@ -91,3 +91,21 @@ def shared_data() -> Path:
     from latteprov.data import path
 
     return path("a15m310-devel.h5")
+
+
+@pytest.fixture
+def app(settings: Settings):
+    """The web app over the test server: anonymous reading on, CSRF off (test files that need
+    other settings make their own)."""
+    from latteprov.web import create_app, db
+
+    app = create_app({"TESTING": True, "SETTINGS": settings, "SECRET_KEY": "test", "ANONYMOUS_READ": True,
+                      "WTF_CSRF_ENABLED": False})
+    yield app
+    db.close(app)
+
+
+@pytest.fixture
+def client(app):
+    """A Flask test client of :func:`app`."""
+    return app.test_client()

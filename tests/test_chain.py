@@ -385,3 +385,12 @@ def test_products_sharing_a_file_have_names_of_their_own(store) -> None:
     assert dup == []
     row = store.run_text("MATCH (c:Baryon3pt {current: 'A3'}) RETURN c.name AS name LIMIT 1")[0]
     assert row["name"].endswith("_A3")
+
+
+def test_search_suggestions_show_what_tells_products_of_one_file_apart(client, store, preset, raw) -> None:
+    files = run_chain(store, preset, raw)
+    rows = client.get(f"/api/search?q={Path(files['ff_avg'][0]).stem}&limit=100").json
+    details = {tuple(r["details"]) for r in rows if r["kind"] == "DerivedDataset"}
+    assert ("step=average", "config=300", "particle=proton_np", "flav_spin=UU_up_up", "current=V4", "tsep=-6",
+            "sources=x3y5z7t10+x9y1z12t40") in details
+    assert len(details) == len([r for r in rows if r["kind"] == "DerivedDataset"])  # each one tells itself apart

@@ -91,18 +91,6 @@ def make_app(settings, **config):
     return app
 
 
-@pytest.fixture
-def app(settings):
-    app = make_app(settings)
-    yield app
-    db.close(app)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 # -- pages ---------------------------------------------------------------------------------------
 def test_index_redirects_to_dashboard(client, chain) -> None:
     response = client.get("/")
