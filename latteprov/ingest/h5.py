@@ -251,42 +251,28 @@ class _Dataset:
             if layout.node:
                 inputs.append(self._need(conventions.nodes[layout.node], fields, "the 4D correlator it was cut from"))
         elif step == "average" and lines:
-            common = {k: v for k, v in lines[0].items() if k not in _ORIGIN and k != "t0"
-                      and all(line.get(k) == v for line in lines[1:])}
-            own.update({k: _number(v) for k, v in common.items()})
-            own["sources"] = sources_key(lines)
+            own.update(_common(lines), sources=sources_key(lines))
             inputs += self._average_inputs(layout, fields, lines)
-        elif step == "fft":
-            if lines:
-                last = lines[-1]
-                own["max_momentum"] = int(last["max_momentum"]) if "max_momentum" in last else None
-                avg_lines = [{k: v for k, v in line.items() if k not in ("max_momentum", "n1d_prev")} for line in lines]
-                self._check_extent(last)
-                average = dict(self._input_fields(fields), step="average")
-                if step_of_meta(avg_lines) == "average":
-                    common = {k: v for k, v in avg_lines[0].items() if k not in _ORIGIN and k != "t0"
-                              and all(line.get(k) == v for line in avg_lines[1:])}
-                    average.update({k: _number(v) for k, v in common.items()})
-                    average["sources"] = own["sources"] = sources_key(avg_lines)
-                    own.update({k: _number(v) for k, v in common.items()})
-                    average_layout = self._layout_for_fft(layout)
-                    inputs.append(self._need(conventions.nodes[average_layout.derived], average,
-                                             "the average it transforms"))
-        elif step == "project" and lines:
-            fft_lines = [{k: v for k, v in line.items() if k not in ("px", "py", "pz", "qx", "qy", "qz", "time_reversed")}
-                         for line in lines]
+        elif step == "fft" and lines:
             last = lines[-1]
-            picked = {k: int(v) for k, v in last.items() if k in ("px", "py", "pz", "qx", "qy", "qz")}
-            own.update(picked)
-            own["time_reversed"] = last.get("time_reversed") == "1" or None
-            fft = {k: v for k, v in self._input_fields(fields).items() if k not in picked}
-            fft.update(step="fft", max_momentum=int(fft_lines[-1].get("max_momentum", 0)) or None,
-                       sources=sources_key(fft_lines) or None)
-            common = {k: v for k, v in fft_lines[0].items() if k not in _ORIGIN and k not in ("t0", "max_momentum", "n1d_prev")
-                      and all(line.get(k) == v for line in fft_lines[1:])}
-            fft.update({k: _number(v) for k, v in common.items()})
-            own.update(sources=fft["sources"], max_momentum=fft["max_momentum"],
-                       **{k: _number(v) for k, v in common.items()})
+            self._check_extent(last)
+            own["max_momentum"] = int(last["max_momentum"])
+            avg_lines = [_without(line, _FFT_KEYS) for line in lines]
+            if step_of_meta(avg_lines) == "average":
+                average = dict(self._input_fields(fields), step="average", **_common(avg_lines),
+                               sources=sources_key(avg_lines))
+                own.update(_common(avg_lines), sources=average["sources"])
+                inputs.append(self._need(conventions.nodes[self._layout_for_fft(layout).derived], average,
+                                         "the average it transforms"))
+        elif step == "project" and lines:
+            fft_lines = [_without(line, _PICKED) for line in lines]
+            picked = {key: int(value) for key, value in lines[-1].items() if key in _MOMENTA}
+            max_momentum = fft_lines[-1].get("max_momentum")
+            fft = {key: value for key, value in self._input_fields(fields).items() if key not in picked}
+            fft.update(_common(fft_lines), step="fft", sources=sources_key(fft_lines) or None,
+                       max_momentum=None if max_momentum is None else int(max_momentum))
+            own.update({**picked, **_common(fft_lines)}, sources=fft["sources"], max_momentum=fft["max_momentum"],
+                       time_reversed=lines[-1].get("time_reversed") == "1" or None)
             inputs.append(self._need(spec, fft, "the FFT it picks a momentum from"))
         if step in ("average", "fft", "project"):
             for key in _ORIGIN:  # an average is over sources: it has none of its own
@@ -368,6 +354,23 @@ class _Dataset:
             self._file(uid, dataset=f"{name}[{i}]", shape=ds.shape[1:], size=row_bytes)
             uids.append(uid)
         return uids
+
+
+_FFT_KEYS = ("max_momentum", "n1d_prev")
+_MOMENTA = ("px", "py", "pz", "qx", "qy", "qz")
+_PICKED = (*_MOMENTA, "time_reversed")
+
+
+def _without(line: dict[str, str], keys: tuple[str, ...]) -> dict[str, str]:
+    return {k: v for k, v in line.items() if k not in keys}
+
+
+def _common(lines: list[dict[str, str]]) -> dict[str, Any]:
+    """What every line of an average's meta agrees on (nt, tsep ...), as numbers: the source
+    (x, y, z, t and t0) and an FFT's own keys are not the average's."""
+    skip = (*_ORIGIN, "t0", *_FFT_KEYS)
+    return {k: _number(v) for k, v in lines[0].items()
+            if k not in skip and all(line.get(k) == v for line in lines[1:])}
 
 
 def _number(text: str) -> Any:
