@@ -196,3 +196,11 @@ MATCH (a:Entity) WHERE a.file_statuses IS NULL AND EXISTS { (a)-[:STORED_AT]->(:
 CALL (a) {
   SET a.file_statuses = COLLECT { MATCH (a)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
 } IN TRANSACTIONS OF 10000 ROWS
+
+// name: invalid_entities
+// Which of the entities $uids are invalid: a product recorded later, derived from one of them,
+// is invalid too (validity does not depend on the order things are recorded in).
+UNWIND $uids AS u
+MATCH (n:Entity {uid: u})
+WHERE n.valid = false
+RETURN collect(u) AS invalid

@@ -290,11 +290,12 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     for e in stored_at:
         if e["from"] in created and file_status.get(e["to"]) is not None:
             statuses.setdefault(e["from"], []).append(file_status[e["to"]])
+    inherited = _inherited_invalidity(tx, derived, created)
     by_labels: dict[tuple[str, ...], list[dict]] = {}
     matched = []
     for row in entities:
         if row["uid"] in created:
-            props = {**row["props"], "valid": True, "state": row["state"] or "done"}
+            props = {**row["props"], "valid": row["uid"] not in inherited, "state": row["state"] or "done"}
             if row["uid"] in statuses:
                 props["file_statuses"] = statuses[row["uid"]]
             by_labels.setdefault(tuple(row["labels"]), []).append({"props": props})
@@ -351,6 +352,23 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
     tracked.settle(tally.new_entities(r["props"] for rows in by_labels.values() for r in rows))
     return result
+
+
+def _inherited_invalidity(tx: neo4j.ManagedTransaction, derived: list[dict], created: set[str]) -> set[str]:
+    """The new entities of a batch that derive, directly or through other new ones, from an
+    invalid entity: they are created invalid (an invalidation covers everything downstream of
+    its root, whenever that was recorded)."""
+    edges = [e for e in derived if e["from"] in created]
+    old_inputs = sorted({e["to"] for e in edges if e["to"] not in created})
+    if not old_inputs:
+        return set()
+    invalid = set(tx.run(queries.get("invalid_entities").text, uids=old_inputs).single()["invalid"])
+    grew = bool(invalid)
+    while grew:  # new products of new products: to the fixpoint (the batch is a DAG)
+        before = len(invalid)
+        invalid.update(e["from"] for e in edges if e["to"] in invalid)
+        grew = len(invalid) > before
+    return invalid & created
 
 
 def write(store: Store, batch: GraphBatch) -> WriteResult:

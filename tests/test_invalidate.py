@@ -85,15 +85,34 @@ def test_invalidating_twice_is_idempotent(store, campaign) -> None:
     assert store.run_text("MATCH ()-[r:INVALIDATED_BY]->() RETURN count(r) AS n")[0]["n"] == 1
 
 
-def test_reinvalidating_catches_products_recorded_since(store, campaign) -> None:
+def test_a_product_recorded_after_its_input_was_invalidated_is_invalid(store, campaign) -> None:
     invalidate.invalidate(store, ACTION, "bad", "alice")
+    before = {(r["ensemble"], r["kind"]): r["invalid"] for r in status.status(store)}
     late = graph.GraphBatch()
     prop = lineage.resolve(store, "prop_a09m310_e_300_x3y3z19t62")
-    late.link(late.add("Meson2pt", name="pion_late", ensemble="a09m310", stream="e", config=300, particle="pion",
-                       x=3, y=3, z=19, t=62), prop, "light")
+    pion = late.add("Meson2pt", name="pion_late", ensemble="a09m310", stream="e", config=300, particle="pion",
+                    x=3, y=3, z=19, t=62)
+    late.link(pion, prop, "light")
+    late.link(late.add("DerivedDataset", name="pion_late_avg", ensemble="a09m310", step="average",
+                       inputs_key="late"), pion, "input")  # and what is made of it, in the same batch
     graph.write(store, late)
-    assert invalidate.invalidate(store, ACTION, "bad", "alice")["changed"] == 1
-    assert "pion_late" in invalid_names(store)
+    assert {"pion_late", "pion_late_avg"} <= invalid_names(store)
+    after = {(r["ensemble"], r["kind"]): r["invalid"] for r in status.status(store)}
+    assert after[("a09m310", "Meson2pt")] == before.get(("a09m310", "Meson2pt"), 0) + 1
+    assert after[("a09m310", "DerivedDataset")] == before.get(("a09m310", "DerivedDataset"), 0) + 1
+    assert invalidate.invalidate(store, ACTION, "bad", "alice")["changed"] == 0  # nothing was missed
+    invalidate.revalidate(store, ACTION, "fixed", "alice")
+    assert not {"pion_late", "pion_late_avg"} & invalid_names(store)
+
+
+def test_a_product_of_valid_inputs_stays_valid_beside_an_invalid_one(store, campaign) -> None:
+    invalidate.invalidate(store, "prop_a09m310_e_300_x3y3z19t62", "bad", "alice")
+    late = graph.GraphBatch()
+    good = lineage.resolve(store, "prop_a09m310_e_300_x10y0z1t14")
+    late.link(late.add("Meson2pt", name="pion_good", ensemble="a09m310", stream="e", config=300, particle="pion",
+                       x=10, y=0, z=1, t=14), good, "light")
+    graph.write(store, late)
+    assert "pion_good" not in invalid_names(store)
 
 
 def test_overlapping_invalidations_keep_what_the_other_still_covers(store, campaign) -> None:
