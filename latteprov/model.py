@@ -338,6 +338,11 @@ class DerivedDataset(Correlator):
     inputs_key = StringProperty(help_text="Digest of the sorted uids of the inputs (with the step's parameters), for products without physics fields.")
     params = JSONProperty(help_text="Parameters of the step.")
     spin = StringProperty(help_text="spin_up, spin_dn, or spin_avg (the mean over both spins).")
+    # No default momentum: a 4D product (tslice, average) is in position space and an FFT holds
+    # every momentum; only a projection, or a form factor's sink, has one.
+    px = IntegerProperty(help_text="Momentum x (a spectrum's projection; a form factor's sink momentum).")
+    py = IntegerProperty(help_text="Momentum y.")
+    pz = IntegerProperty(help_text="Momentum z.")
     flav_spin = StringProperty(help_text="Flavour and spin projection of a form factor, e.g. DD_dn_dn.")
     current = StringProperty(help_text="Inserted current of a form factor (A3, V4 ...).")
     tsep = IntegerProperty(help_text="Source-sink separation (negative for negative parity); a tslice keeps |tsep|+1 time slices.")

@@ -394,3 +394,15 @@ def test_search_suggestions_show_what_tells_products_of_one_file_apart(client, s
     assert ("step=average", "config=300", "particle=proton_np", "flav_spin=UU_up_up", "current=V4", "tsep=-6",
             "sources=x3y5z7t10+x9y1z12t40") in details
     assert len(details) == len([r for r in rows if r["kind"] == "DerivedDataset"])  # each one tells itself apart
+
+
+def test_position_space_products_and_ffts_claim_no_momentum(store, preset, raw) -> None:
+    run_chain(store, preset, raw)
+    rows = store.run_text("MATCH (n:DerivedDataset) WHERE n.particle = 'proton' AND n.spin IS NOT NULL "
+                          "RETURN n.step AS step, [n.px, n.py, n.pz] AS p ORDER BY step")
+    by_step = {r["step"]: r["p"] for r in rows}
+    assert by_step["tslice"] == by_step["average"] == by_step["fft"] == [None, None, None]
+    assert by_step["project"] == [1, 0, -1]
+    # a form factor keeps its sink momentum at every step
+    sink = store.run_text("MATCH (n:DerivedDataset) WHERE n.current IS NOT NULL RETURN DISTINCT [n.px, n.py, n.pz] AS p")
+    assert sink == [{"p": [0, 0, 0]}]
