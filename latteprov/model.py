@@ -11,6 +11,7 @@ is a hash of the class name and those values (:mod:`latteprov.identity`).
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ from latteprov.errors import InputError
 from latteprov.identity import make_uid
 
 STATES = ("planned", "running", "done", "failed")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Neo4j stores as an integer
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 QUARK_TAGS = ("light", "strange", "charm")
 CURRENTS = ("A1", "A2", "A3", "A4", "V1", "V2", "V3", "V4", "P", "S", "T12", "T34", "CHROMO_MAG")
@@ -502,7 +504,7 @@ def coerce_props(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, 
             raise InputError(f"{cls.__name__} has no property {key!r}")
         try:
             if isinstance(prop, FloatProperty):
-                out[key] = float(value)
+                out[key] = float(value) + 0.0  # -0.0 is stored as 0.0: a sign no comparison should see
             elif isinstance(prop, IntegerProperty):
                 if isinstance(value, float) and not value.is_integer():
                     raise ValueError
@@ -515,6 +517,10 @@ def coerce_props(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, 
                 out[key] = value
         except (TypeError, ValueError):
             raise InputError(f"{cls.__name__}.{key}: {value!r} is not a valid {type(prop).__name__[:-8].lower()}") from None
+        if isinstance(out[key], float) and not math.isfinite(out[key]):
+            raise InputError(f"{cls.__name__}.{key}: {value!r} is not a finite number")
+        if isinstance(out[key], int) and not isinstance(out[key], bool) and not INT64_MIN <= out[key] <= INT64_MAX:
+            raise InputError(f"{cls.__name__}.{key}: {value!r} is beyond 64-bit integers")
         if getattr(prop, "choices", None) and out[key] not in prop.choices:
             raise InputError(f"{cls.__name__}.{key}: {value!r} is not one of {', '.join(prop.choices)}")
     return out

@@ -9,6 +9,7 @@ dataset must have.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import h5py
@@ -406,3 +407,121 @@ def test_position_space_products_and_ffts_claim_no_momentum(store, preset, raw) 
     # a form factor keeps its sink momentum at every step
     sink = store.run_text("MATCH (n:DerivedDataset) WHERE n.current IS NOT NULL RETURN DISTINCT [n.px, n.py, n.pz] AS p")
     assert sink == [{"p": [0, 0, 0]}]
+
+
+# -- bad input: one line, nothing written, nothing left on disk ----------------------------------
+def entity_count(store) -> int:
+    return store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]
+
+
+def test_an_average_over_two_configurations_is_refused(store, preset, raw, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    for path in raw["spec"]:  # the same sources on configuration 305
+        target = other / Path(path).name.replace("_300_", "_305_")
+        target.write_bytes(Path(path).read_bytes())
+    cuts = derive.tslice(store, preset, raw["spec"] + [str(p) for p in other.iterdir()], tslice_fact=FACT).outputs
+    before = entity_count(store)
+    with pytest.raises(derive.InputError, match="inputs differ in more than their source"):
+        derive.average(store, preset, cuts)
+    assert entity_count(store) == before
+    assert not [p for p in raw["folder"].iterdir() if "src_avg" in p.name]
+
+
+@pytest.mark.parametrize("fact", [float("nan"), float("inf"), 2.0, 0.0, -0.125, 1e30, 0.001])
+def test_a_tslice_factor_that_keeps_no_sensible_window_is_refused(store, preset, raw, fact) -> None:
+    with pytest.raises(derive.InputError, match="tslice-fact"):
+        derive.tslice(store, preset, raw["spec"], tslice_fact=fact)
+    assert entity_count(store) == 0  # refused before the inputs were even recorded
+    assert not [p for p in raw["folder"].iterdir() if "tslice" in p.name]
+
+
+def test_derive_refusals_come_before_anything_is_written(store, preset, raw, tmp_path: Path) -> None:
+    files = run_chain(store, preset, raw)
+    before = entity_count(store)
+    cases = [
+        (lambda: derive.tslice(store, preset, raw["spec"]), "needs --tslice-fact"),
+        (lambda: derive.tslice(store, preset, files["spec_tslice"], tslice_fact=FACT), "a product of a step already"),
+        (lambda: derive.fft(store, preset, files["spec_avg"], str(tmp_path), max_momentum=8), "more than L=16 has"),
+        (lambda: derive.project(store, preset, files["spec_proj"]), "no FFT to project"),
+        (lambda: derive.project(store, preset, files["spec_fft"], momentum=(3, 0, 0)), "beyond its max_momentum 2"),
+        (lambda: derive.fft(store, preset, files["spec_avg"], str(tmp_path / "absent" / "x.h5")), "not a writable"),
+        (lambda: derive.tslice(store, preset, [raw["spec"][0], raw["spec"][0]], tslice_fact=FACT), "two inputs"),
+        (lambda: derive.average(store, preset, raw["spec"]), "fits no CalLat template"),
+    ]
+    for call, message in cases:
+        with pytest.raises(derive.InputError, match=message):
+            call()
+    assert entity_count(store) == before
+    assert not list(raw["folder"].glob("*.partial")) and not list(tmp_path.glob("*.h5"))
+
+
+def test_a_4d_dataset_of_the_wrong_shape_is_refused(store, preset, tmp_path: Path) -> None:
+    path = tmp_path / f"spec_4D_{PARAMS}_{src(SOURCES[0])}.h5"
+    with h5py.File(path, "w") as f:
+        f[spec_4d("proton", "spin_up", SOURCES[0])] = np.zeros(NT)
+    with pytest.raises(derive.InputError, match=r"shape \(48,\) is not \(Nt, L, L, L, 2\)"):
+        derive.tslice(store, preset, [str(path)], tslice_fact=FACT)
+    assert entity_count(store) == 0 and len(list(tmp_path.iterdir())) == 1
+
+
+def _tslice_file(folder: Path, meta: str, shape=(TSEP + 1, 2, 2, 2, 2), dataset=None) -> str:
+    path = folder / f"spec_4D_tslice_{PARAMS}_{src(SOURCES[0])}.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset(dataset or spec_4d("proton", "spin_up", SOURCES[0]), data=np.zeros(shape))
+        ds.attrs["meta"] = meta
+    return str(path)
+
+
+@pytest.mark.parametrize("meta, shape, dataset, message", [
+    (f"t0==10&nt=={NT}&tsep==99999999999999999999999", None, None, "beyond 64-bit integers"),
+    (f"t0==10&nt=={NT}&tsep==nan", None, None, "tsep=='nan' is not an integer"),
+    (f"t0==10&nt==7&tsep=={TSEP}", None, None, "meta says nt==7, but a15m310 has T=48"),
+    (f"t0==10&nt=={NT}&tsep==500", None, None, "meta says tsep==500 .501 time slices., but the data hold 7"),
+    (f"t0==33&nt=={NT}&tsep=={TSEP}", None, None, "meta says t0==33, but the source is at t=10"),
+    ("", None, None, "meta attribute is empty"),
+    (f"t0==1&nt=={NT}&tsep=={TSEP}", None, spec_4d("proton", "spin_up", (1, 1, 1, 1)),
+     "file name and dataset path name different sources"),
+])
+def test_meta_that_contradicts_its_data_or_ensemble_is_refused(store, preset, tmp_path, meta, shape, dataset,
+                                                               message) -> None:
+    good = _avg_file(tmp_path, "unnamed.h5", {"pt/spec/proton/spin_avg/4D_correlator/src_avg": None})
+    bad = _tslice_file(tmp_path, meta, shape or (TSEP + 1, 2, 2, 2, 2), dataset)
+    report = ingest_h5(store, preset, [bad, good])
+    assert report.ingested == 1 and len(report.problems) == 1, report.problems
+    assert re.search(message, report.problems[0]), report.problems[0]
+    assert "Traceback" not in report.problems[0]
+    assert store.run_text("MATCH (n:DerivedDataset {step: 'tslice'}) RETURN count(n) AS n")[0]["n"] == 0
+
+
+def test_an_fft_whose_momenta_do_not_fit_its_data_is_refused(store, preset, tmp_path: Path) -> None:
+    path = tmp_path / f"spec_4D_tslice_avg_{PARAMS}_src_avg_fft.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("pt/spec/proton/spin_avg/4D_correlator/src_avg", data=np.zeros((7, 5, 5, 5), complex))
+        ds.attrs["meta"] = f"t0==10&nt=={NT}&tsep=={TSEP}&x==3&y==5&z==7&t==10&max_momentum==40&n1d_prev=={L}"
+    report = ingest_h5(store, preset, [str(path)])
+    assert report.ingested == 0 and "max_momentum==40, but the data hold (5, 5, 5) momenta" in report.problems[0]
+
+
+def test_the_fft_of_a_partial_average_derives_from_it(store, preset, tmp_path: Path) -> None:
+    avg = tmp_path / f"spec_4D_tslice_avg_{PARAMS}_src_avg_0.h5"
+    with h5py.File(avg, "w") as f:
+        f["pt/spec/proton/spin_avg/4D_correlator/src_avg"] = np.random.default_rng(0).normal(size=(TSEP + 1, L, L, L, 2))
+    assert ingest_h5(store, preset, [str(avg)]).ingested == 1
+    fft = derive.fft(store, preset, [str(avg)], max_momentum=1)
+    proj = derive.project(store, preset, fft.outputs, momentum=(1, 0, 0))
+    average = uid_at(store, str(avg), "pt/spec/proton/spin_avg/4D_correlator/src_avg")
+    transformed = uid_at(store, fft.output, "pt/spec/proton/spin_avg/4D_correlator/src_avg")
+    assert inputs_of(store, transformed) == {average}
+    assert inputs_of(store, uid_at(store, proj.output, "pt/spec/proton/spin_avg/px1_py0_pz0/src_avg")) == {transformed}
+
+
+def test_many_causes_in_one_file_still_make_one_short_line(store, preset, tmp_path: Path) -> None:
+    path = tmp_path / f"spec_4D_tslice_{PARAMS}_x1y1z1t1.h5"
+    with h5py.File(path, "w") as f:
+        for i in range(300):
+            ds = f.create_dataset(f"pt/spec/proton/spin_up/4D_correlator/x1_y1_z1_t{i}", data=np.zeros(2))
+            ds.attrs["meta"] = f"t0==bad{i}&nt==48&tsep==6"
+    report = ingest_h5(store, preset, [str(path), str(path), f"{tmp_path}/./{path.name}"])
+    assert report.files == 1 and len(report.problems) == 1  # the same file named thrice is one file
+    assert len(report.problems[0]) < 1000 and "297 more datasets with 297 other problems" in report.problems[0]

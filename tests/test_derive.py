@@ -112,7 +112,7 @@ def test_concatenate_stacks_configurations_with_cfgs_srcs(store, preset, tmp_pat
 
 
 def test_average_refuses_inputs_without_per_source_data(store, preset, tmp_path: Path) -> None:
-    path = tmp_path / "empty.h5"
+    path = tmp_path / f"spec_{ENS.format(cfg=300)}_x1y2z3t4.h5"
     h5py.File(path, "w").close()
     with pytest.raises(InputError, match="no per-source dataset to average"):
         derive.average(store, preset, [str(path)], str(tmp_path / "out.h5"))

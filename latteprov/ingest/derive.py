@@ -15,6 +15,7 @@ Array layout (CalLat's): a 4D correlator is ``(Nt, L, L, L, 2)`` float, axes ``t
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections import defaultdict
@@ -27,7 +28,7 @@ import numpy as np
 from latteprov import graph, record
 from latteprov.errors import InputError
 from latteprov.ingest.conventions import Conventions
-from latteprov.ingest.h5 import FileContent, missing_inputs, read_file, sources_key
+from latteprov.ingest.h5 import FileContent, meta_int, missing_inputs, read_file, sources_key
 from latteprov.ingest.meta import format_meta, parse_meta
 from latteprov.store import Store
 
@@ -79,7 +80,14 @@ def _record(store: Store, conventions: Conventions, step: str, outputs: list[str
             params: dict, write: Callable[[], None]) -> Derived:
     """Run ``write()`` inside a recorded Run, then record the written files' datasets as its outputs."""
     with record.run(step, params=params, inputs=inputs, store=store, offline=False) as run:
-        write()
+        try:
+            write()
+            for output in outputs:  # all or nothing: a failed step leaves no output behind
+                os.replace(partial(output), output)
+        finally:
+            for output in outputs:
+                if os.path.exists(partial(output)):
+                    os.remove(partial(output))
         recorded = {}
         for output in outputs:
             content = read_file(conventions, output, named_as=_NAMED_AS.pop(os.path.abspath(output), None))
@@ -96,6 +104,11 @@ def _record(store: Store, conventions: Conventions, step: str, outputs: list[str
                                **props)
                     recorded[f"{os.path.basename(output)}:{dataset}"] = uid
     return Derived(outputs, run.uid, recorded, len(inputs))
+
+
+def partial(path: str) -> str:
+    """Where a step writes ``path`` until the whole step has succeeded."""
+    return f"{path}.partial"
 
 
 def _products(contents: dict[str, FileContent]) -> list[str]:
@@ -118,13 +131,39 @@ def _output_path(path: str, output: str | None, rename: Callable[[str], str]) ->
     return os.path.join(folder, callat) if folder else callat
 
 
-def _refuse_existing(paths: list[str]) -> None:
-    """Refuse outputs that exist, or two outputs at one path (several inputs, one -o FILE)."""
+def _check_outputs(conventions: Conventions, paths: list[str]) -> None:
+    """Before anything is written: refuse outputs that exist, two outputs at one path, a folder
+    that is not there or not writable, and an output whose CalLat name fits no template (its
+    datasets could not be read back as what they are)."""
     if len(set(paths)) != len(paths):
-        raise InputError("several inputs would write one output file: give -o a directory")
+        raise InputError("two inputs would write one output file (give -o a directory, or each input once)")
     for path in paths:
         if os.path.exists(path):
             raise InputError(f"{path} exists; latteprov does not overwrite a recorded output")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise InputError(f"{folder}: not a writable directory")
+        name = _NAMED_AS.get(os.path.abspath(path), os.path.basename(path))
+        if conventions.match(name) is None:
+            raise InputError(f"{name}: the output's name fits no CalLat template, so these inputs are not what "
+                             "this step takes")
+
+
+def _datasets(path: str) -> list[tuple[str, h5py.Dataset]]:
+    """Every dataset of an input file, by path (read while the file is open: shapes and attrs)."""
+    found: list[tuple[str, h5py.Dataset]] = []
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
+    handle.visititems(lambda n, obj: found.append((n, obj)) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def _check_4d(path: str, name: str, shape: tuple[int, ...]) -> None:
+    """A 4D correlator or its average is ``(Nt, L, L, L, 2)``."""
+    if len(shape) != 5 or shape[-1] != 2 or not shape[1] == shape[2] == shape[3]:
+        raise InputError(f"{path}: {name}: shape {shape} is not (Nt, L, L, L, 2)")
 
 
 # -- tslice ------------------------------------------------------------------------------------
@@ -161,34 +200,43 @@ def tslice(store: Store, conventions: Conventions, paths: list[str], output: str
     ``formfac_4D_tslice_...`` after their inputs. Raises InputError for a spectrum without
     ``tslice_fact`` or a file with no 4D dataset.
     """
-    contents = _ingest_inputs(store, conventions, paths)
+    if tslice_fact is not None and not (math.isfinite(tslice_fact) and 0 < tslice_fact < 1):
+        raise InputError(f"--tslice-fact must be between 0 and 1 (tsep = int(Nt * fact)), not {tslice_fact}")
     plans: list[tuple[str, str, list[tuple[str, dict, bool]]]] = []
     for path in paths:
         target = _output_path(path, output, lambda name: name.replace("formfac_4D", "formfac_4D_tslice", 1)
                               .replace("spec_4D", "spec_4D_tslice", 1))
         jobs = []
-        with h5py.File(path, "r") as handle:
-            names: list[str] = []
-            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
-            for name in names:
-                nt = handle[name].shape[0]
-                if (m := _FORMFAC_4D.match(name)):
-                    info = {"t0": int(m["t0"]), "tsep": int(m["tsep"]), "nt": nt}
-                    jobs.append((name, info, False))
-                elif (m := _SPEC_4D.match(name)):
-                    if tslice_fact is None:
-                        raise InputError(f"{path}: {name}: a spectrum needs --tslice-fact (tsep = int(nt * fact))")
-                    tsep = int(nt * tslice_fact)
-                    info = {"t0": int(m["t"]), "nt": nt, "tsep": -tsep if m["particle"].endswith("_np") else tsep}
-                    jobs.append((name, info, True))
+        for name, ds in _datasets(path):
+            if not (_FORMFAC_4D.match(name) or _SPEC_4D.match(name)):
+                continue
+            if "meta" in ds.attrs:
+                raise InputError(f"{path}: {name}: has meta: it is a product of a step already, not a 4D correlator")
+            _check_4d(path, name, ds.shape)
+            nt = ds.shape[0]
+            if (m := _FORMFAC_4D.match(name)):
+                info = {"t0": int(m["t0"]), "tsep": int(m["tsep"]), "nt": nt}
+                jobs.append((name, info, False))
+            elif (m := _SPEC_4D.match(name)):
+                if tslice_fact is None:
+                    raise InputError(f"{path}: {name}: a spectrum needs --tslice-fact (tsep = int(Nt * fact))")
+                tsep = int(nt * tslice_fact)
+                if tsep < 1:
+                    raise InputError(f"{path}: {name}: --tslice-fact {tslice_fact} keeps no time slice after the "
+                                     f"source (Nt = {nt})")
+                info = {"t0": int(m["t"]), "nt": nt, "tsep": -tsep if m["particle"].endswith("_np") else tsep}
+                jobs.append((name, info, True))
+            if not 0 <= info["t0"] < nt or abs(info["tsep"]) >= nt:
+                raise InputError(f"{path}: {name}: t0={info['t0']}, tsep={info['tsep']} do not fit Nt={nt}")
         if not jobs:
             raise InputError(f"{path}: no per-source 4D correlator to slice")
         plans.append((path, target, jobs))
-    _refuse_existing([target for _, target, _ in plans])
+    _check_outputs(conventions, [target for _, target, _ in plans])
+    contents = _ingest_inputs(store, conventions, paths)
 
     def write() -> None:
         for path, target, jobs in plans:
-            with h5py.File(path, "r") as src, h5py.File(target, "w") as out:
+            with h5py.File(path, "r") as src, h5py.File(partial(target), "w") as out:
                 for name, info, flip in jobs:
                     m = _SOURCE.search(name)
                     data = tslice_array(src[name][()], info["t0"], info["tsep"], (int(m["x"]), int(m["y"]), int(m["z"])), flip)
@@ -217,36 +265,50 @@ def average_key(dataset: str) -> tuple[str, dict[str, str]] | None:
     return _SPIN.sub("spin_avg", target), keys
 
 
+def _one_configuration(conventions: Conventions, paths: list[str]) -> None:
+    """average.py groups files whose names agree on everything but the source: inputs of two
+    configurations (or parameter sets) are refused, not averaged into one of them."""
+    keys: dict[tuple, str] = {}
+    for path in paths:
+        found = conventions.match(os.path.basename(path))
+        if found is None:
+            raise InputError(f"{path}: its name fits no CalLat template, so its configuration is not known")
+        key = (found.spec.key, *sorted((k, str(v)) for k, v in found.fields.items() if k not in ORIGIN))
+        keys.setdefault(key, path)
+    if len(keys) > 1:
+        first, second = list(keys.values())[:2]
+        raise InputError(f"inputs differ in more than their source ({os.path.basename(first)} and "
+                         f"{os.path.basename(second)}): average the files of one configuration at a time")
+
+
 def average(store: Store, conventions: Conventions, paths: list[str], output: str | None = None) -> Derived:
     """Average per-source correlators over their sources, and spectra over both spins (CalLat's
     average.py): the sum of every dataset that rewrites to the same path, divided by their count.
     Each output dataset's ``meta`` has one line per input: the input's meta, then
     ``x==..&y==..&z==..&t==..`` (and ``t0==..`` for form factors). Raises InputError when
     inputs differ in shape or nothing has a source."""
-    contents = _ingest_inputs(store, conventions, paths)
+    _one_configuration(conventions, paths)
     groups: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # target -> (file, dataset, line)
     for path in paths:
-        with h5py.File(path, "r") as handle:
-            names: list[str] = []
-            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
-            for name in names:
-                found = average_key(name)
-                if found is None:
-                    continue
-                target, keys = found
-                old = handle[name].attrs.get("meta")
-                line = (f"{old}&" if old else "") + "&".join(f"{k}=={v}" for k, v in keys.items())
-                groups[target].append((path, name, line))
+        for name, ds in _datasets(path):
+            found = average_key(name)
+            if found is None:
+                continue
+            target, keys = found
+            old = ds.attrs.get("meta")
+            line = (f"{old}&" if old else "") + "&".join(f"{k}=={v}" for k, v in keys.items())
+            groups[target].append((path, name, line))
     if not groups:
         raise InputError("no per-source dataset to average in " + ", ".join(paths))
     first = paths[0]
     target_file = _output_path(first, output, lambda name: re.sub(r"x[0-9]+y[0-9]+z[0-9]+t[0-9]+", "src_avg", name)
                                .replace("formfac_4D_tslice", "formfac_4D_tslice_src_avg", 1)
                                .replace("spec_4D_tslice", "spec_4D_tslice_avg", 1))
-    _refuse_existing([target_file])
+    _check_outputs(conventions, [target_file])
+    contents = _ingest_inputs(store, conventions, paths)
 
     def write() -> None:
-        with h5py.File(target_file, "w") as out:
+        with h5py.File(partial(target_file), "w") as out:
             for target, items in sorted(groups.items()):
                 total = None
                 shapes = set()
@@ -286,26 +348,27 @@ def fft(store: Store, conventions: Conventions, paths: list[str], output: str | 
     Raises InputError for a file with no average or a non-cubic one."""
     if max_momentum < 0:
         raise InputError(f"--max-momentum must be >= 0, not {max_momentum}")
-    contents = _ingest_inputs(store, conventions, paths)
     plans = []
     for path in paths:
         target = _output_path(path, output, lambda name: re.sub(r"\.h5$", "_fft.h5", name))
-        with h5py.File(path, "r") as handle:
-            names: list[str] = []
-            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
-            jobs = [n for n in names if _AVERAGES.search(n)]
-            for name in jobs:
-                shape = handle[name].shape
-                if len(shape) != 5 or shape[-1] != 2 or not shape[1] == shape[2] == shape[3]:
-                    raise InputError(f"{path}: {name}: shape {shape} is not (Nt, L, L, L, 2)")
+        jobs = []
+        for name, ds in _datasets(path):
+            if not _AVERAGES.search(name):
+                continue
+            _check_4d(path, name, ds.shape)
+            if 2 * max_momentum + 1 > ds.shape[1]:
+                raise InputError(f"{path}: {name}: --max-momentum {max_momentum} keeps {2 * max_momentum + 1} momenta "
+                                 f"per axis, more than L={ds.shape[1]} has")
+            jobs.append(name)
         if not jobs:
             raise InputError(f"{path}: no source average to transform")
         plans.append((path, target, jobs))
-    _refuse_existing([t for _, t, _ in plans])
+    _check_outputs(conventions, [t for _, t, _ in plans])
+    contents = _ingest_inputs(store, conventions, paths)
 
     def write() -> None:
         for path, target, jobs in plans:
-            with h5py.File(path, "r") as src, h5py.File(target, "w") as out:
+            with h5py.File(path, "r") as src, h5py.File(partial(target), "w") as out:
                 for name in jobs:
                     data = src[name][()]
                     ds = out.create_dataset(name.replace("local_current", "momentum_current"),
@@ -339,31 +402,31 @@ def project(store: Store, conventions: Conventions, paths: list[str], output: st
     ``&time_reversed==1`` when reversed. Outputs are named ``..._fft_proj.h5``."""
     if truncate is not None and truncate < 1:
         raise InputError(f"--truncate must be >= 1, not {truncate}")
-    contents = _ingest_inputs(store, conventions, paths)
     px, py, pz = momentum
     plans = []
     for path in paths:
         target = _output_path(path, output, lambda name: re.sub(r"\.h5$", "_proj.h5", name))
-        with h5py.File(path, "r") as handle:
-            names: list[str] = []
-            handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
-            jobs = []
-            for name in names:
-                meta = handle[name].attrs.get("meta")
-                if meta is None or "max_momentum" not in parse_meta(meta)[-1]:
-                    continue
-                k = int(parse_meta(meta)[-1]["max_momentum"])
-                if max(abs(px), abs(py), abs(pz)) > k:
-                    raise InputError(f"{path}: {name}: momentum {momentum} is beyond its max_momentum {k}")
-                jobs.append(name)
+        jobs = []
+        for name, ds in _datasets(path):
+            meta = ds.attrs.get("meta")
+            lines = parse_meta(meta) if meta is not None else []
+            if not lines or "max_momentum" not in lines[-1] or any(k in lines[-1] for k in ("px", "qx")):
+                continue  # not an FFT (a projection carries the momentum it picked)
+            k = meta_int(lines[-1], "max_momentum")
+            if max(abs(px), abs(py), abs(pz)) > k:
+                raise InputError(f"{path}: {name}: momentum {momentum} is beyond its max_momentum {k}")
+            if ds.ndim != 4 or ds.shape[1:] != (2 * k + 1,) * 3:
+                raise InputError(f"{path}: {name}: shape {ds.shape} is not (Nt, {2 * k + 1}, {2 * k + 1}, {2 * k + 1})")
+            jobs.append(name)
         if not jobs:
             raise InputError(f"{path}: no FFT to project")
         plans.append((path, target, jobs))
-    _refuse_existing([t for _, t, _ in plans])
+    _check_outputs(conventions, [t for _, t, _ in plans])
+    contents = _ingest_inputs(store, conventions, paths)
 
     def write() -> None:
         for path, target, jobs in plans:
-            with h5py.File(path, "r") as src, h5py.File(target, "w") as out:
+            with h5py.File(path, "r") as src, h5py.File(partial(target), "w") as out:
                 for name in jobs:
                     data = src[name][()][:, pz, py, px]
                     formfac = name.startswith("pt/formfac/")
@@ -413,7 +476,7 @@ def concatenate(store: Store, conventions: Conventions, paths: list[str], output
     used = [uid for items in groups.values() for _, _, uid, _ in items]
 
     def write() -> None:
-        with h5py.File(output, "w") as out:
+        with h5py.File(partial(output), "w") as out:
             for target, items in sorted(groups.items()):
                 items.sort(key=lambda item: item[0])
                 configs = [item[0] for item in items]

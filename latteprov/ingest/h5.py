@@ -128,7 +128,11 @@ def read_file(conventions: Conventions, path: str, *, ensemble: str | None = Non
                 cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 problems.setdefault(cause, []).append(name)
     if problems:
-        raise H5Problem("; ".join(_summary(cause, names) for cause, names in problems.items()))
+        causes = list(problems.items())
+        text = "; ".join(_summary(cause, names) for cause, names in causes[:_EXAMPLES])
+        if len(causes) > _EXAMPLES:
+            text += f"; and {sum(len(n) for _, n in causes[_EXAMPLES:])} more datasets with {len(causes) - _EXAMPLES} other problems"
+        raise H5Problem(text)
     builder.resolve_groups()
     props = datafiles.stat_props(stat)
     if checksum:
@@ -139,9 +143,14 @@ def read_file(conventions: Conventions, path: str, *, ensemble: str | None = Non
     return FileContent(batch, products, {uid: where for uid, where in needs.items() if uid not in made})
 
 
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit // 2 - 2] + "..." + text[-(limit // 2 - 2):]
+
+
 def _summary(cause: str, datasets: list[str]) -> str:
     """One problem of a file: its cause, how many datasets have it and the first few of them."""
-    shown = ", ".join(datasets[:_EXAMPLES]) + (f" and {len(datasets) - _EXAMPLES} more" if len(datasets) > _EXAMPLES else "")
+    cause = _short(cause, 300)
+    shown = ", ".join(_short(d) for d in datasets[:_EXAMPLES]) + (f" and {len(datasets) - _EXAMPLES} more" if len(datasets) > _EXAMPLES else "")
     return f"dataset {shown}: {cause}" if len(datasets) == 1 else f"{len(datasets)} datasets ({shown}): {cause}"
 
 
@@ -174,7 +183,7 @@ def step_of_meta(lines: list[dict[str, str]]) -> str | None:
 def sources_key(lines: list[dict[str, str]]) -> str:
     """The averaged source set of an average's lines: origins ``x3y3z19t62`` sorted, joined by
     ``+`` (the two spin lines of a source are one source)."""
-    origins = {tuple(int(line[k]) for k in _ORIGIN) for line in lines if all(k in line for k in _ORIGIN)}
+    origins = {tuple(meta_int(line, k) for k in _ORIGIN) for line in lines if all(k in line for k in _ORIGIN)}
     return "+".join(f"x{x}y{y}z{z}t{t}" for x, y, z, t in sorted(origins))
 
 
@@ -208,6 +217,13 @@ class _Dataset:
             fields["stream"] = self.stream
         meta = self.ds.attrs.get("meta")
         lines = parse_meta(meta) if meta is not None else []
+        if meta is not None and not lines:
+            raise H5Problem("meta attribute is empty")
+        disagree = [f"{k}={self.context[k]} in the file name, {path_fields[k]} in the path" for k in _ORIGIN
+                    if self.context.get(k) is not None and path_fields.get(k) is not None
+                    and self.context[k] != path_fields[k]]
+        if disagree:
+            raise H5Problem("file name and dataset path name different sources (" + "; ".join(disagree) + ")")
         if layout.rows:
             return self._rows(layout, fields, lines)
         if lines and layout.meta_input and layout.meta_step is None and step_of_meta(lines) is None:
@@ -247,7 +263,8 @@ class _Dataset:
         own = dict(fields, step=step)
         inputs: list[tuple[str, str]] = []
         if step == "tslice" and lines:
-            own.update({k: int(v) for k, v in lines[0].items()})
+            own.update({k: meta_int(lines[0], k) for k in lines[0]})
+            self._check_tslice(own, fields)
             if layout.node:
                 inputs.append(self._need(conventions.nodes[layout.node], fields, "the 4D correlator it was cut from"))
         elif step == "average" and lines:
@@ -256,23 +273,31 @@ class _Dataset:
         elif step == "fft" and lines:
             last = lines[-1]
             self._check_extent(last)
-            own["max_momentum"] = int(last["max_momentum"])
-            avg_lines = [_without(line, _FFT_KEYS) for line in lines]
-            if step_of_meta(avg_lines) == "average":
-                average = dict(self._input_fields(fields), step="average", **_common(avg_lines),
-                               sources=sources_key(avg_lines))
-                own.update(_common(avg_lines), sources=average["sources"])
+            own["max_momentum"] = meta_int(last, "max_momentum")
+            if not 0 <= own["max_momentum"] or (self.ds.ndim >= 4 and self.ds.shape[1] != 2 * own["max_momentum"] + 1):
+                raise H5Problem(f"meta says max_momentum=={own['max_momentum']}, but the data hold "
+                                f"{self.ds.shape[1:4] if self.ds.ndim >= 4 else 'no'} momenta")
+            avg_lines = [line for line in (_without(line, _FFT_KEYS) for line in lines) if line]
+            if not avg_lines or step_of_meta(avg_lines) == "average":
+                # an average without meta (a partial one, src_avg_0) is named by its file's subset
+                average = dict(self._input_fields(fields, keep=("avg_set",)), step="average", **_common(avg_lines))
+                if avg_lines:
+                    average["sources"] = own["sources"] = sources_key(avg_lines)
+                own.update(_common(avg_lines))
                 inputs.append(self._need(conventions.nodes[self._layout_for_fft(layout).derived], average,
                                          "the average it transforms"))
         elif step == "project" and lines:
             fft_lines = [_without(line, _PICKED) for line in lines]
-            picked = {key: int(value) for key, value in lines[-1].items() if key in _MOMENTA}
+            picked = {key: meta_int(lines[-1], key) for key in lines[-1] if key in _MOMENTA}
             max_momentum = fft_lines[-1].get("max_momentum")
-            fft = {key: value for key, value in self._input_fields(fields).items() if key not in picked}
-            fft.update(_common(fft_lines), step="fft", sources=sources_key(fft_lines) or None,
-                       max_momentum=None if max_momentum is None else int(max_momentum))
-            own.update({**picked, **_common(fft_lines)}, sources=fft["sources"], max_momentum=fft["max_momentum"],
+            fft = {key: value for key, value in self._input_fields(fields, keep=("avg_set",)).items()
+                   if key not in picked}
+            fft.update(_common(fft_lines), step="fft",
+                       max_momentum=None if max_momentum is None else meta_int(fft_lines[-1], "max_momentum"))
+            own.update({**picked, **_common(fft_lines)}, max_momentum=fft["max_momentum"],
                        time_reversed=lines[-1].get("time_reversed") == "1" or None)
+            if sources_key(fft_lines):
+                fft["sources"] = own["sources"] = sources_key(fft_lines)
             inputs.append(self._need(spec, fft, "the FFT it picks a momentum from"))
         if step in ("average", "fft", "project"):
             for key in _ORIGIN:  # an average is over sources: it has none of its own
@@ -297,12 +322,28 @@ class _Dataset:
     def _check_extent(self, last: dict[str, str]) -> None:
         """fft.py writes ``n1d_prev==L``: the spatial extent it transformed must be the ensemble's."""
         nx = self.conventions.enrich(dict(self.context)).get("nx")
-        if "n1d_prev" in last and nx is not None and int(last["n1d_prev"]) != int(nx):
+        if "n1d_prev" in last and nx is not None and meta_int(last, "n1d_prev") != int(nx):
             raise H5Problem(f"meta says the FFT was over L={last['n1d_prev']}, but {self.context.get('ensemble')} "
                             f"has L={nx}")
 
-    def _input_fields(self, fields: dict) -> dict:
-        return {k: v for k, v in fields.items() if k not in _STEP_FIELDS}
+    def _input_fields(self, fields: dict, keep: tuple[str, ...] = ()) -> dict:
+        """The dataset's fields that its inputs share (not what the step is over)."""
+        return {k: v for k, v in fields.items() if k not in _STEP_FIELDS or k in keep}
+
+    def _check_tslice(self, own: dict, fields: dict) -> None:
+        """A tslice's meta must fit its data and its source: |tsep|+1 slices, t0 the source time,
+        nt the ensemble's."""
+        missing = [k for k in ("t0", "tsep") if own.get(k) is None]
+        if missing:
+            raise H5Problem(f"tslice meta lacks {', '.join(missing)}")
+        if self.ds.shape and self.ds.shape[0] != abs(own["tsep"]) + 1:
+            raise H5Problem(f"meta says tsep=={own['tsep']} ({abs(own['tsep']) + 1} time slices), "
+                            f"but the data hold {self.ds.shape[0]}")
+        if fields.get("t") is not None and own["t0"] != fields["t"]:
+            raise H5Problem(f"meta says t0=={own['t0']}, but the source is at t={fields['t']}")
+        nt = self.conventions.enrich(dict(self.context)).get("nt")
+        if own.get("nt") is not None and nt is not None and own["nt"] != int(nt):
+            raise H5Problem(f"meta says nt=={own['nt']}, but {self.context.get('ensemble')} has T={nt}")
 
     def _average_inputs(self, layout: LayoutSpec, fields: dict, lines: list[dict[str, str]]) -> list[tuple[str, str]]:
         """The product of each line (both spins for a spin average), one edge per distinct input."""
@@ -368,20 +409,43 @@ def _without(line: dict[str, str], keys: tuple[str, ...]) -> dict[str, str]:
 def _common(lines: list[dict[str, str]]) -> dict[str, Any]:
     """What every line of an average's meta agrees on (nt, tsep ...), as numbers: the source
     (x, y, z, t and t0) and an FFT's own keys are not the average's."""
+    if not lines:
+        return {}
     skip = (*_ORIGIN, "t0", *_FFT_KEYS)
     return {k: _number(v) for k, v in lines[0].items()
             if k not in skip and all(line.get(k) == v for line in lines[1:])}
 
 
-def _number(text: str) -> Any:
-    """A meta value as a number where it is one (meta values are text)."""
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def meta_int(line: dict[str, str], key: str) -> int:
+    """The integer a meta line gives ``key``; H5Problem for text that is not a 64-bit integer."""
+    text = line[key]
     try:
-        return int(text)
+        value = int(text)
+    except ValueError:
+        raise H5Problem(f"meta value {key}=={text!r} is not an integer") from None
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise H5Problem(f"meta value {key}=={text} is beyond 64-bit integers")
+    return value
+
+
+def _number(text: str) -> Any:
+    """A meta value as a number where it is one (meta values are text); finite, 64-bit."""
+    try:
+        value = int(text)
     except ValueError:
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             return text
+        if not np.isfinite(number):
+            raise H5Problem(f"meta value {text!r} is not a finite number") from None
+        return number
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise H5Problem(f"meta value {text} is beyond 64-bit integers")
+    return value
 
 
 def derived_node(conventions: Conventions, builder: Builder, layout: LayoutSpec, spec: NodeSpec,
@@ -473,7 +537,9 @@ def ingest_h5(store: Store, conventions: Conventions, paths: Iterable[str], *, e
         pending.clear()
         pending_uids.clear()
 
-    for path in sorted(paths, key=lambda p: chain_rank(conventions, str(p))):
+    unique = list(dict.fromkeys(os.path.abspath(str(p)) for p in paths))  # f, ./f: one file
+    named = {os.path.abspath(str(p)): p for p in reversed(list(paths))}
+    for path in sorted((named[p] for p in unique), key=lambda p: chain_rank(conventions, str(p))):
         report.files += 1
         try:
             content = read_file(conventions, path, ensemble=ensemble, stream=stream, checksum=checksum)
