@@ -25,12 +25,13 @@ SET n = r.props, n.created_at = datetime()
 RETURN count(n) AS created
 
 // name: match_entities
-// Entities of a batch that exist already. $rows: [{uid, props, state}]. A matched node keeps
-// its properties; differing ones come back as conflicts. state only moves forward (a
-// re-declared 'planned' never demotes a started product). Returns uid and conflicts per row.
+// Entities of a batch that exist already. $rows: [{uid, props, state}], $rank: the order of
+// states. A matched node keeps its properties; differing ones come back as conflicts. state only
+// moves forward (planned < running < failed < done: a late 'running' never demotes a finished
+// product, a re-run that succeeds lifts a failed one). Returns uid and conflicts per row.
 UNWIND $rows AS r
 MATCH (n:Entity {uid: r.uid})
-FOREACH (_ IN CASE WHEN r.state IS NOT NULL AND n.state <> r.state AND r.state <> 'planned'
+FOREACH (_ IN CASE WHEN r.state IS NOT NULL AND coalesce($rank[r.state], -1) > coalesce($rank[n.state], -1)
                    THEN [1] ELSE [] END | SET n.state = r.state)
 RETURN r.uid AS uid,
        [k IN keys(r.props) WHERE k <> 'name' AND n[k] IS NOT NULL AND n[k] <> r.props[k]] AS conflicts
@@ -39,13 +40,17 @@ RETURN r.uid AS uid,
 // Updates runs that exist already (or creates them). $rows: [{uid, props, mutable, times,
 // mtimes}]; mutable holds end time and exit state; times and mtimes hold the datetimes of props
 // and mutable as [epoch seconds, nanosecond, zone] (see create_runs). Like props, a time of
-// props is only set where the run has none (FOREACH cannot go in ON CREATE).
+// props is only set where the run has none (FOREACH cannot go in ON CREATE). The exit state and
+// end time move together and only forward ($rank): a late start event never reopens a run.
 UNWIND $rows AS r
 MERGE (run:Run {uid: r.uid})
 ON CREATE SET run += r.props
 FOREACH (k IN [k IN keys(r.times) WHERE run[k] IS NULL] | SET run[k] = datetime({epochSeconds: r.times[k][0], nanosecond: r.times[k][1], timezone: r.times[k][2]}))
-SET run += r.mutable
-FOREACH (k IN keys(r.mtimes) | SET run[k] = datetime({epochSeconds: r.mtimes[k][0], nanosecond: r.mtimes[k][1], timezone: r.mtimes[k][2]}))
+FOREACH (_ IN CASE WHEN run.exit_state IS NULL
+                        OR coalesce($rank[r.mutable.exit_state], -1) > coalesce($rank[run.exit_state], -1)
+                   THEN [1] ELSE [] END |
+  SET run += r.mutable
+  FOREACH (k IN keys(r.mtimes) | SET run[k] = datetime({epochSeconds: r.mtimes[k][0], nanosecond: r.mtimes[k][1], timezone: r.mtimes[k][2]})))
 RETURN count(run) AS runs
 
 // name: create_runs

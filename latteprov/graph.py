@@ -193,14 +193,16 @@ def _create(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
 
 
 def _merged_runs(runs: list[dict]) -> list[dict]:
-    """Runs by uid: the first row's properties, the later rows' end time and exit state on top
-    (what MERGE-ing the rows one after the other would leave)."""
+    """Runs by uid: the first row's properties, and the end time and exit state of the furthest
+    state any row reached (what MERGE-ing the rows one after the other leaves: states only move
+    forward, see merge_runs)."""
     merged: dict[str, dict] = {}
+    rank = lambda mutable: model.STATE_RANK.get(mutable.get("exit_state"), -1)  # noqa: E731
     for row in runs:
-        if row["uid"] in merged:
-            merged[row["uid"]]["mutable"].update(row["mutable"])
-        else:
+        if row["uid"] not in merged:
             merged[row["uid"]] = {**row, "mutable": dict(row["mutable"])}
+        elif rank(row["mutable"]) > rank(merged[row["uid"]]["mutable"]):
+            merged[row["uid"]]["mutable"] = dict(row["mutable"])
     return list(merged.values())
 
 
@@ -303,7 +305,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             matched.append({"uid": row["uid"], "props": row["props"], "state": row["state"]})
     for labels, rows in by_labels.items():
         _create(tx, "create_entities", labels=list(labels), rows=rows)
-    for rec in tx.run(queries.get("match_entities").text, rows=matched) if matched else ():
+    for rec in tx.run(queries.get("match_entities").text, rows=matched, rank=model.STATE_RANK) if matched else ():
         if rec["conflicts"]:
             result.conflicts.append(f"{rec['uid']}: differs in {', '.join(rec['conflicts'])}")
     result.entities_created, result.entities_matched = len(created), len(matched)
@@ -311,7 +313,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     if new_runs:
         _create(tx, "create_runs", rows=[_wired(row) for row in runs if row["uid"] in new_runs])
     if len(runs) > len(new_runs):
-        tx.run(queries.get("merge_runs").text,
+        tx.run(queries.get("merge_runs").text, rank=model.STATE_RANK,
                rows=[_wired(row) for row in runs if row["uid"] not in new_runs]).consume()
     if new_files:
         _create(tx, "create_files", rows=[_wired(row) for row in files if row["uid"] in new_files])

@@ -33,6 +33,9 @@ from latteprov.errors import InputError
 from latteprov.identity import make_uid
 
 STATES = ("planned", "running", "done", "failed")
+# States only move forward: a late event never moves a run or product back (a re-run that
+# succeeds lifts a failed product to done; nothing leaves done).
+STATE_RANK = {"planned": 0, "running": 1, "failed": 2, "done": 3}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Neo4j stores as an integer
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 QUARK_TAGS = ("light", "strange", "charm")

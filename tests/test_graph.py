@@ -87,6 +87,35 @@ def test_state_moves_forward_only(store) -> None:
         assert store.run_text("MATCH (n {uid: $u}) RETURN n.state AS s", u=uid)[0]["s"] == expected
 
 
+def test_a_late_start_event_never_reopens_a_finished_run_or_product(store) -> None:
+    end = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)
+    done = GraphBatch()
+    product = done.add("QuarkSmearing", name="s", state="done", radius=1.0, steps=1)
+    done.runs.append(graph.run_row("run:late", started_at=end - timedelta(hours=1), ended_at=end, exit_state="done"))
+    graph.write(store, done)
+    for batch_states in (["running"], ["planned"], ["done", "running"]):  # alone, or after the end in one batch
+        late = GraphBatch()
+        late.add("QuarkSmearing", name="s", state="running", radius=1.0, steps=1)
+        for state in batch_states:
+            late.runs.append(graph.run_row("run:late", started_at=end - timedelta(hours=1),
+                                           ended_at=end if state == "done" else None, exit_state=state))
+        graph.write(store, late)
+        run = store.run_text("MATCH (r:Run) RETURN r.exit_state AS s, r.ended_at AS e")[0]
+        assert run["s"] == "done" and run["e"].to_native() == end
+        assert store.run_text("MATCH (n {uid: $u}) RETURN n.state AS s", u=product)[0]["s"] == "done"
+
+
+def test_a_failed_product_is_lifted_by_a_successful_rerun_and_done_is_final(store) -> None:
+    b = GraphBatch()
+    uid = b.add("QuarkSmearing", name="s", state="failed", radius=1.0, steps=1)
+    graph.write(store, b)
+    for state, expected in (("running", "failed"), ("done", "done"), ("failed", "done")):
+        again = GraphBatch()
+        again.add("QuarkSmearing", name="s", state=state, radius=1.0, steps=1)
+        graph.write(store, again)
+        assert store.run_text("MATCH (n {uid: $u}) RETURN n.state AS s", u=uid)[0]["s"] == expected
+
+
 def test_init_fills_file_statuses_of_graphs_written_before_they_existed(store) -> None:
     batch = chain("a")
     batch.add_file(batch.entities[0]["uid"], "/data/a.h5", status="on_tape")
@@ -181,13 +210,13 @@ def test_datetimes_written_as_scalars_read_back_as_the_driver_would_have_stored_
         start = datetime(2024, 3, 31, 0, 59, 59, 123456 * i % 1_000_000, tzinfo=zone)  # around a DST change
         end = start + timedelta(days=200, microseconds=7)
         uid = f"run:t{i}"
-        batch.runs.append(graph.run_row(uid, started_at=start, ended_at=end, exit_state="done"))
+        batch.runs.append(graph.run_row(uid, started_at=start, ended_at=end, exit_state="failed"))
         batch.add_file(None, f"/data/t{i}.h5", checked_at=end, mtime=start)
         expected[uid] = (start, end)
     graph.write(store, batch)
     later = datetime(2025, 1, 1, 12, 0, 0, 1, tzinfo=ZoneInfo("Asia/Tokyo"))
     update = GraphBatch()  # existing nodes go through merge_runs / merge_files
-    update.runs.append(graph.run_row("run:t0", started_at=later, ended_at=later, exit_state="failed"))
+    update.runs.append(graph.run_row("run:t0", started_at=later, ended_at=later, exit_state="done"))  # a re-run
     update.add_file(None, "/data/t0.h5", checked_at=later)
     graph.write(store, update)
     expected["run:t0"] = (expected["run:t0"][0], later)  # started_at is kept, ended_at moves
