@@ -20,7 +20,7 @@ from latteprov import model, queries
 from latteprov.errors import InputError
 
 if TYPE_CHECKING:
-    from latteprov.graph import GraphBatch
+    from latteprov.rows import GraphBatch
 
 # (tags, uids) -> (ensemble extents and sea masses by tag, node properties by uid)
 Lookup = Callable[[list[str], list[str]], tuple[dict[str, dict], dict[str, dict]]]

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import calendar
 import graphlib
-import json
-import os
 import queue
-import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import neo4j
 
 from latteprov import checks, model, queries, tally
 from latteprov.errors import InputError
-from latteprov.identity import make_uid
+from latteprov.identity import is_uid, make_uid
+from latteprov.lookup import resolve
+from latteprov.rows import FILE_MUTABLE, GraphBatch, edge, entity, file_row, now, run_row  # noqa: F401 (the writer's rows)
 from latteprov.store import Store, StoreError
 
 # Edge type -> (query that MERGEs it, query that CREATEs it when an endpoint is new).
@@ -34,9 +33,6 @@ EDGE_QUERIES = {
     "STORED_AT": ("merge_stored_at", "create_stored_at"),
 }
 RUN_MUTABLE = ("ended_at", "exit_state")
-# What every uid looks like ('<Kind>:' + 20 hex digits); anything else in an edge is a name.
-UID = re.compile(r"^[A-Z][A-Za-z0-9]*:[0-9a-f]{20}$")
-FILE_MUTABLE = ("size", "mtime", "checksum", "status", "checked_at", "expected_size", "shape", "dtype")
 
 
 class GraphError(InputError):
@@ -54,97 +50,6 @@ class RacingCreate(neo4j.exceptions.DriverError, StoreError):
 
     def is_retryable(self) -> bool:
         return True
-
-
-def now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
-
-
-def entity(kind: str, name: str | None = None, state: str | None = None, **props: Any) -> dict:
-    """A row for one entity of class ``kind``: uid from its natural key, props typed."""
-    cls = model.kind_class(kind)
-    if not issubclass(cls, model.Entity) or not cls.natural_key:
-        raise InputError(f"{kind} is not a concrete entity kind")
-    if state is not None and state not in model.STATES:
-        raise InputError(f"state {state!r} is not one of {', '.join(model.STATES)}")
-    typed = model.coerce_props(cls, props)
-    typed.update({k: v for k, v in model.natural_key_values(cls, typed).items() if v is not None})
-    uid = cls.uid_for(typed)
-    typed.update(uid=uid, kind=cls.__name__, name=name or typed.get("name") or uid)
-    return {"uid": uid, "labels": model.labels_of(cls), "props": typed, "state": state}
-
-
-def run_row(uid: str, *, kind: str = "job", name: str | None = None, command: str | None = None,
-            code_version: str | None = None, host: str | None = None, user: str | None = None,
-            job_id: str | None = None, params: dict | None = None, started_at: datetime | None = None,
-            ended_at: datetime | None = None, exit_state: str = "running") -> dict:
-    """A row for one run."""
-    if exit_state not in model.STATES:
-        raise InputError(f"exit state {exit_state!r} is not one of {', '.join(model.STATES)}")
-    props = {"uid": uid, "name": name or f"{kind} {job_id or uid}", "run_kind": kind, "command": command,
-             "code_version": code_version, "host": host, "user": user, "job_id": job_id,
-             "params": json.dumps(params or {}, sort_keys=True, default=str), "started_at": started_at}
-    mutable = {"ended_at": ended_at, "exit_state": exit_state}
-    return {"uid": uid, "props": {k: v for k, v in props.items() if v is not None},
-            "mutable": {k: v for k, v in mutable.items() if v is not None}}
-
-
-def file_row(path: str, *, host: str = "", dataset: str = "", **props: Any) -> dict:
-    """A row for one data file (or a dataset inside an HDF5 file)."""
-    typed = model.coerce_props(model.DataFile, {"path": path, "host": host, "dataset": dataset, **props})
-    uid = model.DataFile.uid_for(typed)
-    typed.setdefault("name", os.path.basename(path.rstrip("/")) + (f":{dataset}" if dataset else ""))
-    typed["uid"] = uid
-    mutable = {k: typed.pop(k) for k in FILE_MUTABLE if k in typed}
-    typed["status"] = "unknown"  # on creation only; a status in ``mutable`` overrides it
-    return {"uid": uid, "props": typed, "mutable": mutable}
-
-
-def edge(frm: str, to: str, role: str | None = None, type: str = "DERIVED_FROM") -> dict:
-    """A row for one edge; DERIVED_FROM edges need a role."""
-    if type not in EDGE_QUERIES:
-        raise InputError(f"unknown edge type {type!r}")
-    if type == "DERIVED_FROM" and not role:
-        raise InputError("a DERIVED_FROM edge needs a role")
-    return {"from": frm, "to": to, "type": type, "role": role}
-
-
-@dataclass
-class GraphBatch:
-    """Rows to write together in one transaction."""
-
-    entities: list[dict] = field(default_factory=list)
-    runs: list[dict] = field(default_factory=list)
-    files: list[dict] = field(default_factory=list)
-    edges: list[dict] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.entities) + len(self.runs) + len(self.files) + len(self.edges)
-
-    def add(self, kind: str, name: str | None = None, state: str | None = None, **props: Any) -> str:
-        """Add an entity; return its uid."""
-        row = entity(kind, name=name, state=state, **props)
-        self.entities.append(row)
-        return row["uid"]
-
-    def add_file(self, product_uid: str | None, path: str, **props: Any) -> str:
-        """Add a data file and, with a product uid, its STORED_AT edge; return the file uid."""
-        row = file_row(path, **props)
-        self.files.append(row)
-        if product_uid:
-            self.edges.append(edge(product_uid, row["uid"], type="STORED_AT"))
-        return row["uid"]
-
-    def link(self, frm: str, to: str, role: str | None = None, type: str = "DERIVED_FROM") -> None:
-        """Add an edge."""
-        self.edges.append(edge(frm, to, role, type))
-
-    def extend(self, other: "GraphBatch") -> None:
-        self.entities += other.entities
-        self.runs += other.runs
-        self.files += other.files
-        self.edges += other.edges
 
 
 @dataclass
@@ -425,16 +330,9 @@ class Writer:
                 self.error = exc
 
 
-def is_uid(text: str) -> bool:
-    """Whether ``text`` has the shape of a uid (rather than being a name)."""
-    return bool(UID.match(text))
-
-
 def resolve_names(batch: GraphBatch, store: Store | None = None) -> list[str]:
     """Replace edge endpoints given as names by uids, from the batch's own entities first, then
     from the graph (when ``store`` is given); return the names left unresolved."""
-    from latteprov.lineage import resolve  # lineage reads through the store; import it on use
-
     local = {row["props"].get("name"): row["uid"] for row in batch.entities}
     local.update({row["props"].get("name"): row["uid"] for row in batch.runs})
     local.update({row["uid"]: row["uid"] for row in (*batch.entities, *batch.runs, *batch.files)})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 
 
@@ -37,3 +38,12 @@ def make_uid(kind: str, key: Mapping[str, object]) -> str:
     canonical = json.dumps({"kind": kind, "key": _norm(present)}, sort_keys=True,
                            separators=(",", ":"), ensure_ascii=False)
     return f"{kind}:{hashlib.sha256(canonical.encode()).hexdigest()[:20]}"
+
+
+# What every uid looks like ('<Kind>:' + 20 hex digits); anything else naming a node is a name.
+UID = re.compile(r"^[A-Z][A-Za-z0-9]*:[0-9a-f]{20}$")
+
+
+def is_uid(text: str) -> bool:
+    """Whether ``text`` has the shape of a uid (rather than being a name)."""
+    return bool(UID.match(text))

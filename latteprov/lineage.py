@@ -6,16 +6,16 @@ Answers have one JSON shape everywhere (CLI ``--format json``, web API):
 """
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
 import neo4j
 
-from latteprov import graph as graphs
 from latteprov import model
-from latteprov.errors import InputError, NotFound
+from latteprov.errors import NotFound
+from latteprov.identity import is_uid
+from latteprov.lookup import resolve
 from latteprov.store import Store
 
 SHAPE_KEYS = ("uid", "name", "kind", "labels", "state", "valid")
@@ -26,44 +26,17 @@ _HIDDEN = frozenset(SHAPE_KEYS + DERIVED_KEYS)
 FANOUT_LIMIT = 200
 
 
-def resolve(store: Store, ident: str) -> str:
-    """The uid of the node called ``ident``: a uid, a name, or a location ``FILE:DATASET`` (a file
-    name or path, a colon, the dataset path inside it: the product stored there).
-
-    Raises NotFound when nothing has that id, InputError when a name is ambiguous."""
-    rows = store.read("resolve_id", id=ident)
-    if not rows and ":" in ident:
-        rows = _resolve_location(store, ident)
-    if not rows:
-        raise NotFound(f"no node with uid, name or location {ident!r}")
-    if len(rows) > 1 and not any(r["uid"] == ident for r in rows):
-        names = ", ".join(f"{r['uid']} ({r['kind']})" for r in rows)
-        raise InputError(f"name {ident!r} is ambiguous, use a uid: {names}")
-    return next((r["uid"] for r in rows if r["uid"] == ident), rows[0]["uid"])
-
-
-def _resolve_location(store: Store, ident: str) -> list[dict]:
-    """The products stored at ``FILE:DATASET`` (the first colon splits; a relative path is taken
-    from the working directory)."""
-    file, _, dataset = ident.partition(":")
-    dataset = dataset.strip("/")
-    if not file or not dataset:
-        return []
-    return store.read("resolve_location", location=f"{os.path.basename(file)}:{dataset}",
-                      path=os.path.abspath(file), dataset=dataset)
-
-
 def _traverse(store: Store, query: str, ident: str, **params: Any) -> tuple[str, neo4j.Record | None]:
     """The uid of ``ident`` and the one-row answer of ``query`` about it (None: not an entity).
 
     A uid goes straight into the query (one round trip); a name, or a uid the query does not
     know, is resolved first, which also gives the clear errors (unknown, ambiguous)."""
-    if graphs.is_uid(ident):
+    if is_uid(ident):
         row = store.read_one(query, uid=ident, **params)
         if row is not None:
             return ident, row
     uid = resolve(store, ident)
-    if uid == ident and graphs.is_uid(ident):
+    if uid == ident and is_uid(ident):
         return uid, None  # already asked: a run or a file
     return uid, store.read_one(query, uid=uid, **params)
 

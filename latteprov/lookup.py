@@ -1,0 +1,34 @@
+"""Finding a node by what a user calls it: a uid, a name, or a location ``FILE:DATASET``."""
+from __future__ import annotations
+
+import os
+
+from latteprov.errors import InputError, NotFound
+from latteprov.store import Store
+
+
+def resolve(store: Store, ident: str) -> str:
+    """The uid of the node called ``ident``: a uid, a name, or a location ``FILE:DATASET`` (a file
+    name or path, a colon, the dataset path inside it: the product stored there).
+
+    Raises NotFound when nothing has that id, InputError when a name is ambiguous."""
+    rows = store.read("resolve_id", id=ident)
+    if not rows and ":" in ident:
+        rows = _resolve_location(store, ident)
+    if not rows:
+        raise NotFound(f"no node with uid, name or location {ident!r}")
+    if len(rows) > 1 and not any(r["uid"] == ident for r in rows):
+        names = ", ".join(f"{r['uid']} ({r['kind']})" for r in rows)
+        raise InputError(f"name {ident!r} is ambiguous, use a uid: {names}")
+    return next((r["uid"] for r in rows if r["uid"] == ident), rows[0]["uid"])
+
+
+def _resolve_location(store: Store, ident: str) -> list[dict]:
+    """The products stored at ``FILE:DATASET`` (the first colon splits; a relative path is taken
+    from the working directory)."""
+    file, _, dataset = ident.partition(":")
+    dataset = dataset.strip("/")
+    if not file or not dataset:
+        return []
+    return store.read("resolve_location", location=f"{os.path.basename(file)}:{dataset}",
+                      path=os.path.abspath(file), dataset=dataset)
