@@ -103,7 +103,10 @@ def _build(name: str, kind: str, filters: list[Filter]) -> tuple[str, dict, type
         if flt.op == "~":
             conditions.append(f"toLower(toString({field})) CONTAINS toLower($v{i})")
         elif isinstance(prop, DateTimeNeo4jFormatProperty):
-            conditions.append(f"{field} {OPERATORS[flt.op]} datetime($v{i})")
+            # instants, not their spelling: both sides in UTC (Cypher's = on zoned datetimes
+            # also compares the offset, so 01:00-05:00 would not equal 06:00Z)
+            conditions.append(f"datetime({{datetime: {field}, timezone: 'Z'}}) {OPERATORS[flt.op]} "
+                              f"datetime({{datetime: datetime($v{i}), timezone: 'Z'}})")
         else:
             conditions.append(f"{field} {OPERATORS[flt.op]} $v{i}")
     text = (queries.get(name).text.replace("LABEL", f"`{cls.__label__}`", 1)

@@ -64,6 +64,23 @@ def test_datetimes_compare_as_datetimes(store, campaign) -> None:
     assert found(store, "Ensemble", "created_at<2000-01-01T00:00:00+00:00") == []
 
 
+def test_datetime_filters_compare_instants_not_their_spelling(store) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    batch = graph.GraphBatch()
+    start = datetime(2026, 11, 25, 1, 0, tzinfo=timezone(timedelta(hours=-5)))  # 06:00 UTC
+    batch.runs.append(graph.run_row("run:ny", started_at=start, exit_state="done"))
+    batch.runs.append(graph.run_row("run:utc", started_at=datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc)))
+    graph.write(store, batch)
+    uids = lambda *texts: sorted(r["uid"] for r in find.find(store, "Run", parse_filters(list(texts))))  # noqa: E731
+    assert uids("started_at=2026-11-25T06:00:00Z") == ["run:ny"]
+    assert uids("started_at=2026-11-25T07:00:00+01:00") == ["run:ny"]  # the same instant, spelt otherwise
+    assert uids("started_at=2026-11-25T01:00:00+01:00") == []  # the same wall time, another instant
+    assert uids("started_at>=2026-11-25T06:00:00+00:00") == ["run:ny", "run:utc"]
+    assert uids("started_at!=2026-11-25T02:00:00-04:00") == ["run:utc"]
+    assert uids("started_at<2026-11-25T07:00:00Z") == ["run:ny"]
+
+
 def test_order_limit_offset_and_count(store, campaign) -> None:
     names = found(store, "GaugeConfig", "flow_time=1.0", order_by="config", descending=True)
     assert [n.split(".")[1][:3] for n in names] == ["306", "306", "300", "300"]
