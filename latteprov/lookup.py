@@ -1,4 +1,5 @@
-"""Finding a node by what a user calls it: a uid, a name, or a location ``FILE:DATASET``."""
+"""Finding a node by what a user calls it: a uid, a name (in any spelling of its numbers), or a
+location ``FILE:DATASET``."""
 from __future__ import annotations
 
 import os
@@ -9,12 +10,15 @@ from latteprov.store import Store
 
 def resolve(store: Store, ident: str) -> str:
     """The uid of the node called ``ident``: a uid, a name, or a location ``FILE:DATASET`` (a file
-    name or path, a colon, the dataset path inside it: the product stored there).
+    name or path, a colon, the dataset path inside it: the product stored there). A CalLat name
+    in another spelling of its numbers (``M51.10`` for ``M51.1``) finds the node it means.
 
     Raises NotFound when nothing has that id, InputError when a name is ambiguous."""
     rows = store.read("resolve_id", id=ident)
     if not rows and ":" in ident:
         rows = _resolve_location(store, ident)
+    if not rows:
+        rows = _resolve_spelling(store, ident)
     if not rows:
         raise NotFound(f"no node with uid, name or location {ident!r}")
     if len(rows) > 1 and not any(r["uid"] == ident for r in rows):
@@ -32,3 +36,24 @@ def _resolve_location(store: Store, ident: str) -> list[dict]:
         return []
     return store.read("resolve_location", location=f"{os.path.basename(file)}:{dataset}",
                       path=os.path.abspath(file), dataset=dataset)
+
+
+def _resolve_spelling(store: Store, ident: str) -> list[dict]:
+    """The node a CalLat file name means, whatever the spelling of its numbers: the name is
+    parsed by the preset's templates (as a stem, or with its extension) and its uid computed."""
+    from latteprov.ingest.builder import Builder
+    from latteprov.ingest.conventions import preset
+
+    conventions = preset()
+    for candidate in (ident, f"{ident}.lime", f"{ident}.h5"):
+        try:
+            found = conventions.match(candidate)
+            if found is None:
+                continue
+            uid = Builder(conventions).uid_of(found.spec, conventions.enrich(found.fields))
+        except (InputError, ValueError):
+            continue
+        rows = store.read("resolve_id", id=uid)
+        if rows:
+            return rows
+    return []

@@ -256,3 +256,17 @@ def test_random_dags_match_networkx_and_refuse_cycles(store, dag, pick) -> None:
     with pytest.raises(CycleError):
         graph.write(store, closing)
     assert store.run_text("MATCH ()-[r:DERIVED_FROM]->() RETURN count(r) AS n")[0]["n"] == len(pairs)
+
+
+def test_a_name_in_another_spelling_of_its_numbers_finds_its_node(store) -> None:
+    from latteprov.ingest import conventions
+    from latteprov.ingest.names import ingest_names
+
+    written = "prop_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62"
+    ingest_names(store, conventions.load(), [f"{written}.lime"])
+    uid = lineage.resolve(store, written)
+    for spelling in ("prop_a09m310_e_300_gf1.00_w3.50_n45_M51.10_L56_a1.5_mq0.009510_x3y3z19t62",
+                     "prop_a09m310_e_300_gf1_w3.5_n45_M51.1_L56_a1.50_mq0.00951_x3y3z19t62.lime"):
+        assert lineage.resolve(store, spelling) == uid
+    with pytest.raises(NotFound):  # another value is another node, not a spelling
+        lineage.resolve(store, written.replace("mq0.00951", "mq0.0095"))

@@ -345,6 +345,12 @@ def load(paths: list[Path] | tuple[Path, ...] = (), ensemble_map: Path | None = 
 
 
 @lru_cache(maxsize=1)
+def preset() -> Conventions:
+    """The CalLat preset alone, loaded once (for lookups; ingest commands load their own)."""
+    return load()
+
+
+@lru_cache(maxsize=1)
 def preset_ensembles() -> dict[str, str]:
     """Short -> MILC long tags of the CalLat preset (``callat.toml``, from CalLat's
     ``scripts/c51_mdwf_hisq.py``)."""
