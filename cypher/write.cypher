@@ -177,14 +177,16 @@ CALL (a, b) {
 RETURN cycle
 LIMIT 1
 
-// name: missing_uids
-// Which of $uids name no node (of any of the labels latteprov writes).
+// name: node_kinds
+// What each of $uids is: 'Entity', 'Run', 'DataFile', or null for no node (the link rules say
+// which kinds an edge may join). Returns [{uid, is, name}].
 UNWIND $uids AS u
 OPTIONAL MATCH (e:Entity {uid: u})
 OPTIONAL MATCH (r:Run {uid: u})
 OPTIONAL MATCH (f:DataFile {uid: u})
-WITH u, e, r, f WHERE e IS NULL AND r IS NULL AND f IS NULL
-RETURN collect(u) AS missing
+RETURN collect({uid: u, is: CASE WHEN e IS NOT NULL THEN 'Entity' WHEN r IS NOT NULL THEN 'Run'
+                                 WHEN f IS NOT NULL THEN 'DataFile' END,
+                name: coalesce(e.kind + ' ' + e.name, r.name, f.path)}) AS kinds
 
 // name: server_info
 // Server version and edition, with node and relationship counts.

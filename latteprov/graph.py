@@ -22,7 +22,7 @@ from latteprov import checks, model, queries, tally
 from latteprov.errors import InputError
 from latteprov.identity import is_uid, make_uid
 from latteprov.lookup import resolve
-from latteprov.rows import FILE_MUTABLE, GraphBatch, edge, entity, file_row, now, run_row  # noqa: F401 (the writer's rows)
+from latteprov.rows import LINK_RULES, FILE_MUTABLE, GraphBatch, edge, entity, file_row, now, run_row  # noqa: F401 (the writer's rows)
 from latteprov.store import Store, StoreError
 
 # Edge type -> (query that MERGEs it, query that CREATEs it when an endpoint is new).
@@ -240,10 +240,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             if part:
                 done += tx.run(queries.get(name).text, rows=part).single()["matched"]
         if done != len(rows):
-            uids = sorted({e["from"] for e in rows} | {e["to"] for e in rows})
-            missing = tx.run(queries.get("missing_uids").text, uids=uids).single()["missing"]
-            raise GraphError(f"{type_} edge names unknown node(s): {', '.join(missing[:5]) or '?'}"
-                             + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
+            raise GraphError(_broken_link(tx, type_, rows, batch))
         result.edges_written += done
     if derived:
         # Only edges whose source existed before this transaction can close a cycle through
@@ -259,6 +256,28 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
     tracked.settle(tally.new_entities(r["props"] for rows in by_labels.values() for r in rows))
     return result
+
+
+def _broken_link(tx: neo4j.ManagedTransaction, type_: str, rows: list[dict], batch: GraphBatch) -> str:
+    """Why some ``type_`` edges of a batch joined nothing: the first edge naming an unknown node
+    or breaking the link rule (:data:`latteprov.rows.LINK_RULES`), by name and kind."""
+    source, target, meaning = LINK_RULES[type_]
+    uids = sorted({e["from"] for e in rows} | {e["to"] for e in rows})
+    kinds = {k["uid"]: k for k in tx.run(queries.get("node_kinds").text, uids=uids).single()["kinds"]}
+    names = {row["uid"]: f"{row['props'].get('kind', '')} {row['props'].get('name')}".strip()
+             for row in (*batch.entities, *batch.runs, *batch.files)}
+    missing = [u for u in uids if kinds[u]["is"] is None]
+    if missing:
+        return (f"{type_} edge names unknown node(s): {', '.join(missing[:5])}"
+                + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""))
+    for e in rows:
+        for end, wanted in (("from", source), ("to", target)):
+            found = kinds[e[end]]
+            if found["is"] != wanted:
+                label = names.get(e[end]) or found["name"] or e[end]
+                return (f"{type_} edge {'from' if end == 'from' else 'to'} {label} ({e[end]}), a {found['is']}: "
+                        f"{type_} joins {source} -> {target} ({meaning})")
+    return f"{type_} edges joined fewer nodes than given"
 
 
 def _inherited_invalidity(tx: neo4j.ManagedTransaction, derived: list[dict], created: set[str]) -> set[str]:

@@ -17,7 +17,14 @@ from typing import Any
 from latteprov import model
 from latteprov.errors import InputError
 
-EDGE_TYPES = ("DERIVED_FROM", "GENERATED_BY", "USED", "STORED_AT")
+# The link rules: what each relationship joins (source, target) and what it means.
+LINK_RULES = {
+    "DERIVED_FROM": ("Entity", "Entity", "a product derives from its inputs (wasDerivedFrom)"),
+    "GENERATED_BY": ("Entity", "Run", "a product was made by a run (wasGeneratedBy)"),
+    "USED": ("Run", "Entity", "a run used its inputs (used)"),
+    "STORED_AT": ("Entity", "DataFile", "a product is stored in a file"),
+}
+EDGE_TYPES = tuple(LINK_RULES)
 FILE_MUTABLE = ("size", "mtime", "checksum", "status", "checked_at", "expected_size", "shape", "dtype")
 
 

@@ -265,3 +265,21 @@ def test_init_drops_the_indexes_an_older_version_created_and_keeps_the_constrain
     names = {r["name"] for r in store.run_text("SHOW INDEXES YIELD name RETURN name")}
     assert not names & {"entity_valid", "derived_from_role"}
     assert {"entity_uid_unique", "run_uid_unique", "datafile_uid_unique", "entity_search", "tally_key"} <= names
+
+
+def test_a_link_that_breaks_the_link_rules_names_the_node_and_the_rule(store) -> None:
+    b = GraphBatch()
+    b.runs.append(graph.run_row("run:solve-7", kind="solve", name="solve job 7", exit_state="done"))
+    graph.write(store, b)
+    bad = GraphBatch()
+    product = bad.add("QuarkSmearing", name="s", radius=1.0, steps=1)
+    bad.link(product, "run:solve-7", "input")  # a run is not an input: it is what made the product
+    with pytest.raises(GraphError, match=r"DERIVED_FROM edge to solve job 7 \(run:solve-7\), a Run: "
+                                         r"DERIVED_FROM joins Entity -> Entity \(a product derives from its inputs"):
+        graph.write(store, bad)
+    backwards = GraphBatch()
+    product = backwards.add("QuarkSmearing", name="t", radius=2.0, steps=2)
+    backwards.link("run:solve-7", product, type="GENERATED_BY")
+    with pytest.raises(GraphError, match=r"GENERATED_BY edge from solve job 7 .* a Run: GENERATED_BY joins Entity -> Run"):
+        graph.write(store, backwards)
+    assert count(store) == 0
