@@ -41,7 +41,6 @@ def _resolve_location(store: Store, ident: str) -> list[dict]:
 def _resolve_spelling(store: Store, ident: str) -> list[dict]:
     """The node a CalLat file name means, whatever the spelling of its numbers: the name is
     parsed by the preset's templates (as a stem, or with its extension) and its uid computed."""
-    from latteprov.ingest.builder import Builder
     from latteprov.ingest.conventions import preset
 
     conventions = preset()
@@ -50,7 +49,7 @@ def _resolve_spelling(store: Store, ident: str) -> list[dict]:
             found = conventions.match(candidate)
             if found is None:
                 continue
-            uid = Builder(conventions).uid_of(found.spec, conventions.enrich(found.fields))
+            uid = conventions.uid_of(found.spec, conventions.enrich(found.fields))
         except (InputError, ValueError):
             continue
         rows = store.read("resolve_id", id=uid)

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from latteprov import graph
-from latteprov.graph import GraphBatch
-from latteprov.ingest.conventions import Conventions, InputSpec, NodeSpec
+from latteprov import rows
+from latteprov.rows import GraphBatch
+from latteprov.ingest.conventions import Conventions, InputSpec, NodeSpec, filled_fields as _filled, spec_props as _props
 
 
 def derived_key(step: str, input_uids: Iterable[str], params: dict | None = None) -> str:
@@ -25,26 +25,6 @@ def derived_key(step: str, input_uids: Iterable[str], params: dict | None = None
     text = json.dumps({"step": step, "inputs": sorted(input_uids), "params": params or {}},
                       sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _filled(spec: NodeSpec, fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields as ``spec`` sees them: its renamed ``fields`` read, its ``set`` values fixed."""
-    f = dict(fields)
-    for prop, source in spec.fields.items():
-        f[prop] = f.get(source)
-    f.update(spec.set)
-    return f
-
-
-def _props(spec: NodeSpec, filled: dict[str, Any]) -> dict[str, Any]:
-    """The node's properties from its filled fields; a DerivedDataset's step may be given per
-    node (the ``step`` field: one layout holds averages and their FFTs)."""
-    props = {p: filled[source] for p, source in spec.props.items() if filled.get(source) is not None}
-    if spec.step:
-        props["step"] = filled.get("step") or spec.step
-        if filled.get("inputs_key"):
-            props["inputs_key"] = filled["inputs_key"]
-    return props
 
 
 def _key_sources(spec: NodeSpec) -> tuple[str, ...] | None:
@@ -147,7 +127,7 @@ class Builder:
             props["inputs_key"] = derived_key(props["step"], [u for u, _ in links], keyed_params)
         if spec.step and params:
             props["params"] = json.dumps(params, sort_keys=True, default=str)
-        row = graph.entity(spec.kind, name=name, **props)
+        row = rows.entity(spec.kind, name=name, **props)
         uid = row["uid"]
         if uid not in self._emitted:
             self._emitted.add(uid)
@@ -163,9 +143,7 @@ class Builder:
     def uid_of(self, spec: NodeSpec, fields: dict[str, Any]) -> str:
         """The uid of the node ``spec`` means with these fields, built nowhere: for naming an
         input that must already exist (a ``meta`` line's product of the step before)."""
-        if spec.key_inputs:
-            raise ValueError(f"{spec.key} is identified by its inputs, not by fields")
-        return graph.entity(spec.kind, **_props(spec, _filled(spec, fields)))["uid"]
+        return self.conventions.uid_of(spec, fields)
 
     def resolve_groups(self) -> int:
         """Link every pending group input to its members (or imply one); the number of edges."""

@@ -25,7 +25,7 @@ except ModuleNotFoundError:  # Python 3.10
 import parse
 import yaml
 
-from latteprov import model
+from latteprov import model, rows
 from latteprov.errors import InputError
 
 PRESET = "callat.toml"
@@ -189,6 +189,13 @@ class Conventions:
                 return spec, {**spec.set, **result.named}
         return None
 
+    def uid_of(self, spec: NodeSpec, fields: dict[str, Any]) -> str:
+        """The uid of the node ``spec`` means with these (enriched) fields, without building it.
+        Raises ValueError for a spec identified by its inputs, InputError for bad values."""
+        if spec.key_inputs:
+            raise ValueError(f"{spec.key} is identified by its inputs, not by fields")
+        return rows.entity(spec.kind, **spec_props(spec, filled_fields(spec, fields)))["uid"]
+
     # -- derived fields ----------------------------------------------------------------------
     def enrich(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Add the fields a convention implies: short <-> long ensemble tag, what the long tag
@@ -217,6 +224,27 @@ class Conventions:
         if out.get("particle") and out.get("parity") is None:
             out["parity"] = -1 if str(out["particle"]).endswith("_np") else 1
         return out
+
+
+def filled_fields(spec: NodeSpec, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as ``spec`` sees them: its renamed ``fields`` read, its ``set`` values fixed."""
+    f = dict(fields)
+    for prop, source in spec.fields.items():
+        f[prop] = f.get(source)
+    f.update(spec.set)
+    return f
+
+
+def spec_props(spec: NodeSpec, filled: dict[str, Any]) -> dict[str, Any]:
+    """The node's properties from its filled fields; a DerivedDataset's step may be given per
+    node (the ``step`` field: one layout holds averages and their FFTs)."""
+    props = {p: filled[source] for p, source in spec.props.items() if filled.get(source) is not None}
+    if spec.step:
+        props["step"] = filled.get("step") or spec.step
+        if filled.get("inputs_key"):
+            props["inputs_key"] = filled["inputs_key"]
+    return props
+
 
 
 _LONG_2PLUS1PLUS1 = parse.compile("l{dims:d}f{nf:d}b{beta:d}m{ml}m{ms}m{mc}", extra_types=BUILTIN_TYPES)
