@@ -12,6 +12,7 @@ from pathlib import Path
 from latteprov.config import load_settings
 from latteprov.server import manager
 from latteprov.store import Store
+from latteprov import schema
 
 
 @contextmanager
@@ -26,7 +27,7 @@ def empty_store() -> Iterator[Store]:
         with Store(load_settings()) as store:
             if home is None and store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]:
                 sys.exit(f"{store.settings.uri} holds data; run the benchmark against an empty server")
-            store.install_schema()
+            schema.install(store)
             yield store
     finally:
         if home is not None:

@@ -28,6 +28,7 @@ from latteprov import graph, invalidate, lineage, model, status, synth
 from latteprov.config import load_settings
 from latteprov.server import manager
 from latteprov.store import Store
+from latteprov import schema
 
 from benchmarks import relational
 from benchmarks.filenames import FileList
@@ -335,7 +336,7 @@ def neo4j_server(heap: str = "2g", page_cache: str = "4g") -> Iterator[tuple[Sto
         settings = load_settings({"NEO4J_URI": info.uri, "LATTEPROV_DATA_DIR": str(home / "data"),
                                   "LATTEPROV_CONFIG": str(home / "none.toml")})
         with Store(settings) as store:
-            store.install_schema()
+            schema.install(store)
             yield store, home
     finally:
         manager.stop(home)

@@ -27,6 +27,7 @@ from latteprov.ingest.builder import derived_key
 from latteprov.server import manager
 from latteprov.store import Store
 from latteprov.web import create_app, db
+from latteprov import schema
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -35,7 +36,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 def load(store: Store) -> str:
     """The campaign and the concatenation of all its correlators; the concatenation's uid."""
     store.clear()
-    store.install_schema()
+    schema.install(store)
     synth.write(store, "S")
     inputs = [n["uid"] for kind in ("Baryon2pt", "Baryon3pt") for n in find.find(store, kind, [])]
     batch = graph.GraphBatch()

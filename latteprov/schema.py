@@ -38,7 +38,7 @@ def statements() -> list[str]:
 def install(store: Store) -> list[str]:
     """Create every constraint and index that does not exist yet; wait until they are online."""
     done = []
-    with store._errors(), store.session(write=True) as session:
+    with store.errors(), store.session(write=True) as session:
         for statement in statements():
             session.run(statement).consume()
             done.append(statement)

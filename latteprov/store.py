@@ -68,11 +68,11 @@ class Store:
 
     def check(self) -> None:
         """Fail with one clear line unless the server answers and accepts our credentials."""
-        with self._errors():
+        with self.errors():
             self.driver.verify_connectivity()
         self._checked = True
 
-    def _errors(self) -> "_ErrorTranslator":
+    def errors(self) -> "_ErrorTranslator":
         return _ErrorTranslator(self.settings.uri, self.settings.user)
 
     def session(self, write: bool = False) -> neo4j.Session:
@@ -106,12 +106,12 @@ class Store:
 
     def read_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in a managed read transaction (retried on transient errors)."""
-        with self._errors(), self.session(write=False) as session:
+        with self.errors(), self.session(write=False) as session:
             return session.execute_read(work)
 
     def write_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in a managed write transaction (retried on transient errors)."""
-        with self._errors(), self.session(write=True) as session:
+        with self.errors(), self.session(write=True) as session:
             return session.execute_write(work)
 
     def write_auto(self, name: str, **params: Any) -> list[dict]:
@@ -119,7 +119,7 @@ class Store:
         query = queries.get(name)
         query.check_params(params)
         # No driver retries here: such queries commit batch by batch and are written re-runnable.
-        with self._errors(), self.session(write=True) as session:
+        with self.errors(), self.session(write=True) as session:
             return session.run(query.text, params).data()
 
     def run_text(self, text: str, write: bool = False, **params: Any) -> list[dict]:
@@ -135,11 +135,6 @@ class Store:
             db.set_connection(driver=self.driver)
             self._neomodel_bound = True
 
-    def install_schema(self) -> list[str]:
-        """Create every constraint and index (idempotent); return what was asked for."""
-        from latteprov import schema
-        return schema.install(self)
-
     def server_info(self) -> dict:
         """Server version, edition and node/relationship counts."""
         return self.read("server_info")[0]
@@ -147,7 +142,7 @@ class Store:
     def clear(self) -> None:
         """Delete every node and relationship (tests and throwaway servers only)."""
         # CALL {} IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
-        with self._errors(), self.session(write=True) as session:
+        with self.errors(), self.session(write=True) as session:
             session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
 

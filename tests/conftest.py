@@ -17,6 +17,7 @@ from latteprov.cli import main
 from latteprov.config import Settings, load_settings
 from latteprov.server import manager
 from latteprov.store import Store
+from latteprov import schema
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +63,7 @@ def session_store(settings: Settings) -> Store:
         count = store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]
         if count:
             pytest.exit(f"{settings.uri} holds {count} nodes; set LATTEPROV_TEST_WIPE=1 to let the tests wipe it", 2)
-    store.install_schema()
+    schema.install(store)
     yield store
     store.close()
 

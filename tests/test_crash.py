@@ -30,8 +30,9 @@ import sys
 from itertools import islice
 from latteprov import graph, synth
 from latteprov.store import Store
+from latteprov import schema
 with Store() as store:
-    store.install_schema()
+    schema.install(store)
     for i, batch in enumerate(islice(synth.campaign(sys.argv[1], 0), int(sys.argv[2]))):
         graph.write(store, batch)
         print(i, flush=True)

@@ -10,6 +10,7 @@ import pytest
 
 from latteprov import graph
 from latteprov.graph import CycleError, GraphBatch, GraphError
+from latteprov import schema
 
 
 def chain(*names: str) -> GraphBatch:
@@ -121,7 +122,7 @@ def test_init_fills_file_statuses_of_graphs_written_before_they_existed(store) -
     batch.add_file(batch.entities[0]["uid"], "/data/a.h5", status="on_tape")
     graph.write(store, batch)
     store.run_text("MATCH (n:Entity) REMOVE n.file_statuses", write=True)
-    store.install_schema()
+    schema.install(store)
     assert store.run_text("MATCH (n:Entity) RETURN n.file_statuses AS s") == [{"s": ["on_tape"]}]
 
 
@@ -261,7 +262,7 @@ def test_init_drops_the_indexes_an_older_version_created_and_keeps_the_constrain
     from stores that have them; the uniqueness constraints every write relies on stay."""
     store.run_text("CREATE INDEX entity_valid IF NOT EXISTS FOR (n:Entity) ON (n.valid)", write=True)
     store.run_text("CREATE INDEX derived_from_role IF NOT EXISTS FOR ()-[r:DERIVED_FROM]-() ON (r.role)", write=True)
-    store.install_schema()
+    schema.install(store)
     names = {r["name"] for r in store.run_text("SHOW INDEXES YIELD name RETURN name")}
     assert not names & {"entity_valid", "derived_from_role"}
     assert {"entity_uid_unique", "run_uid_unique", "datafile_uid_unique", "entity_search", "tally_key"} <= names

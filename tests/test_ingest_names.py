@@ -15,6 +15,7 @@ from latteprov.ingest import conventions
 from latteprov.ingest.builder import Builder
 from latteprov.ingest.conventions import ConventionError, NameProblem
 from latteprov.ingest.names import ingest_names
+from latteprov import schema
 
 ENS = "a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951"
 MOM = "px0py0pz0"
@@ -256,7 +257,7 @@ def test_batches_are_committed_in_order_while_the_next_are_built(store, preset) 
     # the same graph as one big transaction gives
     counts = store.run_text("MATCH (n:Entity) WITH count(n) AS n MATCH ()-[r]->() RETURN n, count(r) AS r")[0]
     store.clear()
-    store.install_schema()
+    schema.install(store)
     ingest_names(store, preset, names, batch_size=10**6)
     assert store.run_text("MATCH (n:Entity) WITH count(n) AS n MATCH ()-[r]->() RETURN n, count(r) AS r")[0] == counts
 

@@ -15,6 +15,7 @@ from latteprov.graph import GraphBatch
 from latteprov.ingest import datafiles
 from latteprov.ingest.scan import scan
 from latteprov.spool import SpoolWriter
+from latteprov import schema
 
 HOST = datafiles.host()
 
@@ -206,10 +207,10 @@ def test_init_recounts_only_when_the_marker_is_missing(store) -> None:
     source(b, 0)
     graph.write(store, b)
     store.run_text("MATCH (l:Lock {name: 'tally'}) REMOVE l.complete WITH l MATCH (t:Tally) DELETE t", write=True)
-    store.install_schema()
+    schema.install(store)
     assert_exact(store)
     ticks = lock_ticks(store)
-    store.install_schema()
+    schema.install(store)
     assert lock_ticks(store) == ticks
 
 

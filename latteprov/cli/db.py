@@ -73,7 +73,9 @@ def status(app: AppContext) -> None:
 @pass_app
 def init(app: AppContext) -> None:
     """Install the constraints and indexes (idempotent)."""
-    done = app.store.install_schema()
+    from latteprov import schema
+
+    done = schema.install(app.store)
     click.echo(f"schema installed: {len(done)} constraints and indexes at {app.settings.uri}")
 
 

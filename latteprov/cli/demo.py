@@ -89,7 +89,9 @@ def load_real_file(ctx: click.Context, app: AppContext) -> bool:
 def load_campaign(store: Store) -> dict:
     """Schema, the synthetic campaign and the invalidated configuration; the invalidation's
     answer and the showcase 3-pt correlator (derived from that configuration)."""
-    store.install_schema()
+    from latteprov import schema
+
+    schema.install(store)
     click.echo(f"loading the tier-{TIER} synthetic campaign ({synth.batch_count(TIER)} batches) ...", err=True)
     synth.write(store, TIER)
     story = invalidate.invalidate(store, BAD_CONFIG, REASON, "demo")

@@ -70,10 +70,11 @@ def examples(main: click.Command) -> str:
     """Each example command with its real output against the configured database."""
     from latteprov import graph
     from latteprov.cli import demo
+    from latteprov import schema
     from latteprov.store import Store
 
     with Store() as store:
-        store.install_schema()
+        schema.install(store)
         graph.write(store, demo.small_chain()[0])
     runner = CliRunner()
     parts = []

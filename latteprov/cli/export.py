@@ -41,7 +41,9 @@ def synth_command(app: AppContext, tier: str, seed: int, write: bool, names_file
         click.echo(f"{count} file names of tier {tier.upper()} (seed {seed})", err=True)
         return
     expected = synth.counts(tier)
-    app.store.install_schema()
+    from latteprov import schema
+
+    schema.install(app.store)
     with _progress() as bar:
         task = bar.add_task(f"tier {tier.upper()}: configurations", total=synth.batch_count(tier))
         result = synth.write(app.store, tier, seed, progress=lambda n: bar.advance(task, n))
