@@ -77,11 +77,16 @@ def test_conflicting_properties_are_reported_not_overwritten(store) -> None:
     assert store.run_text("MATCH (n:QuarkSmearing) RETURN n.smearing_type AS t")[0]["t"] == "gaussian"
 
 
-def test_state_moves_forward_only(store) -> None:
+@pytest.mark.parametrize("first, events", [
+    ("planned", [("running", "running"), ("planned", "running"), ("done", "done")]),
+    # a re-run that succeeds lifts a failed product; nothing leaves done
+    ("failed", [("running", "failed"), ("done", "done"), ("failed", "done")]),
+])
+def test_state_moves_forward_only(store, first: str, events: list[tuple[str, str]]) -> None:
     b = GraphBatch()
-    uid = b.add("QuarkSmearing", name="s", state="planned", radius=1.0, steps=1)
+    uid = b.add("QuarkSmearing", name="s", state=first, radius=1.0, steps=1)
     graph.write(store, b)
-    for state, expected in (("running", "running"), ("planned", "running"), ("done", "done")):
+    for state, expected in events:
         again = GraphBatch()
         again.add("QuarkSmearing", name="s", state=state, radius=1.0, steps=1)
         graph.write(store, again)
@@ -104,17 +109,6 @@ def test_a_late_start_event_never_reopens_a_finished_run_or_product(store) -> No
         run = store.run_text("MATCH (r:Run) RETURN r.exit_state AS s, r.ended_at AS e")[0]
         assert run["s"] == "done" and run["e"].to_native() == end
         assert store.run_text("MATCH (n {uid: $u}) RETURN n.state AS s", u=product)[0]["s"] == "done"
-
-
-def test_a_failed_product_is_lifted_by_a_successful_rerun_and_done_is_final(store) -> None:
-    b = GraphBatch()
-    uid = b.add("QuarkSmearing", name="s", state="failed", radius=1.0, steps=1)
-    graph.write(store, b)
-    for state, expected in (("running", "failed"), ("done", "done"), ("failed", "done")):
-        again = GraphBatch()
-        again.add("QuarkSmearing", name="s", state=state, radius=1.0, steps=1)
-        graph.write(store, again)
-        assert store.run_text("MATCH (n {uid: $u}) RETURN n.state AS s", u=uid)[0]["s"] == expected
 
 
 def test_init_fills_file_statuses_of_graphs_written_before_they_existed(store) -> None:

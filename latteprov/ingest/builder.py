@@ -140,11 +140,6 @@ class Builder:
         self._cache[key] = uid
         return uid
 
-    def uid_of(self, spec: NodeSpec, fields: dict[str, Any]) -> str:
-        """The uid of the node ``spec`` means with these fields, built nowhere: for naming an
-        input that must already exist (a ``meta`` line's product of the step before)."""
-        return self.conventions.uid_of(spec, fields)
-
     def resolve_groups(self) -> int:
         """Link every pending group input to its members (or imply one); the number of edges."""
         edges = 0

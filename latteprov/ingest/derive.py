@@ -29,7 +29,7 @@ from latteprov import graph, record
 from latteprov.errors import InputError
 from latteprov.ingest.conventions import Conventions
 from latteprov.ingest.h5 import FileContent, meta_int, missing_inputs, read_file, sources_key
-from latteprov.ingest.meta import format_meta, parse_meta
+from latteprov.ingest.meta import format_meta, meta_text, parse_meta
 from latteprov.store import Store
 
 ORIGIN = ("x", "y", "z", "t")
@@ -76,24 +76,33 @@ def _ingest_inputs(store: Store, conventions: Conventions, paths: list[str]) -> 
     return contents
 
 
-def _record(store: Store, conventions: Conventions, step: str, outputs: list[str], inputs: list[str],
+@dataclass(frozen=True)
+class _Output:
+    """A file a step writes, and the CalLat name it is read back as (its own, unless ``-o``
+    gave it another)."""
+
+    path: str
+    callat: str
+
+
+def _record(store: Store, conventions: Conventions, step: str, outputs: list[_Output], inputs: list[str],
             params: dict, write: Callable[[], None]) -> Derived:
     """Run ``write()`` inside a recorded Run, then record the written files' datasets as its outputs."""
     with record.run(step, params=params, inputs=inputs, store=store, offline=False) as run:
         try:
             write()
             for output in outputs:  # all or nothing: a failed step leaves no output behind
-                os.replace(partial(output), output)
+                os.replace(partial(output.path), output.path)
         finally:
             for output in outputs:
-                if os.path.exists(partial(output)):
-                    os.remove(partial(output))
+                if os.path.exists(partial(output.path)):
+                    os.remove(partial(output.path))
         recorded = {}
         for output in outputs:
-            content = read_file(conventions, output, named_as=_NAMED_AS.pop(os.path.abspath(output), None))
+            content = read_file(conventions, output.path, named_as=output.callat)
             problem = missing_inputs(store, content.needs)
             if problem is not None:
-                raise InputError(f"{output}: {problem}")
+                raise InputError(f"{output.path}: {problem}")
             graph.write(store, content.batch)
             rows = {row["uid"]: row for row in content.batch.entities}
             for dataset, uids in content.products.items():
@@ -102,8 +111,8 @@ def _record(store: Store, conventions: Conventions, step: str, outputs: list[str
                     used = [e["to"] for e in content.batch.edges if e["from"] == uid and e["role"] == "input"]
                     run.output(rows[uid]["props"]["kind"], name=rows[uid]["props"]["name"], inputs={"input": used},
                                **props)
-                    recorded[f"{os.path.basename(output)}:{dataset}"] = uid
-    return Derived(outputs, run.uid, recorded, len(inputs))
+                    recorded[f"{os.path.basename(output.path)}:{dataset}"] = uid
+    return Derived([output.path for output in outputs], run.uid, recorded, len(inputs))
 
 
 def partial(path: str) -> str:
@@ -116,48 +125,95 @@ def _products(contents: dict[str, FileContent]) -> list[str]:
                               for uid in uids))
 
 
-_NAMED_AS: dict[str, str] = {}
-
-
-def _output_path(path: str, output: str | None, rename: Callable[[str], str]) -> str:
+def _output_path(path: str, output: str | None, rename: Callable[[str], str]) -> _Output:
     """Where the output of input ``path`` goes: ``output`` if it names a file, else CalLat's name
     for it (``rename`` of the input's name) in ``output`` (a directory) or beside the input. An
     output under another name is read back as the CalLat name it stands for (its fields)."""
     callat = rename(os.path.basename(path))
     if output and not os.path.isdir(output):
-        _NAMED_AS[os.path.abspath(output)] = callat
-        return output
+        return _Output(output, callat)
     folder = output or os.path.dirname(path)
-    return os.path.join(folder, callat) if folder else callat
+    return _Output(os.path.join(folder, callat) if folder else callat, callat)
 
 
-def _check_outputs(conventions: Conventions, paths: list[str]) -> None:
+def _check_outputs(conventions: Conventions, outputs: list[_Output]) -> None:
     """Before anything is written: refuse outputs that exist, two outputs at one path, a folder
     that is not there or not writable, and an output whose CalLat name fits no template (its
     datasets could not be read back as what they are)."""
+    paths = [output.path for output in outputs]
     if len(set(paths)) != len(paths):
         raise InputError("two inputs would write one output file (give -o a directory, or each input once)")
-    for path in paths:
-        if os.path.exists(path):
-            raise InputError(f"{path} exists; latteprov does not overwrite a recorded output")
-        folder = os.path.dirname(os.path.abspath(path))
+    for output in outputs:
+        if os.path.exists(output.path):
+            raise InputError(f"{output.path} exists; latteprov does not overwrite a recorded output")
+        folder = os.path.dirname(os.path.abspath(output.path))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise InputError(f"{folder}: not a writable directory")
-        name = _NAMED_AS.get(os.path.abspath(path), os.path.basename(path))
-        if conventions.match(name) is None:
-            raise InputError(f"{name}: the output's name fits no CalLat template, so these inputs are not what "
-                             "this step takes")
+        if conventions.match(output.callat) is None:
+            raise InputError(f"{output.callat}: the output's name fits no CalLat template, so these inputs are not "
+                             "what this step takes")
 
 
-def _datasets(path: str) -> list[tuple[str, h5py.Dataset]]:
-    """Every dataset of an input file, by path (read while the file is open: shapes and attrs)."""
-    found: list[tuple[str, h5py.Dataset]] = []
+@dataclass(frozen=True)
+class _Dataset:
+    """What a step reads of an input dataset before it decides: its path, shape and ``meta``."""
+
+    name: str
+    shape: tuple[int, ...]
+    meta: str | None
+
+
+def _datasets(path: str) -> list[_Dataset]:
+    """Every dataset of an input file (the file is closed again)."""
+    found: list[_Dataset] = []
+
+    def visit(name: str, obj: object) -> None:
+        if isinstance(obj, h5py.Dataset):
+            meta = obj.attrs.get("meta")
+            found.append(_Dataset(name, obj.shape, None if meta is None else meta_text(meta)))
+
     try:
-        handle = h5py.File(path, "r")
+        with h5py.File(path, "r") as handle:
+            handle.visititems(visit)
     except OSError as exc:
         raise InputError(f"{path}: not a readable HDF5 file ({str(exc).splitlines()[0]})") from None
-    handle.visititems(lambda n, obj: found.append((n, obj)) if isinstance(obj, h5py.Dataset) else None)
     return found
+
+
+def _appended(meta: str | None, text: str) -> str:
+    """CalLat's way to extend a meta attribute: ``old&new`` (after the last line of old)."""
+    return f"{meta}&{text}" if meta else text
+
+
+# What a step makes of one input dataset: its data -> (output dataset, data, meta).
+Job = Callable[[np.ndarray], tuple[str, np.ndarray, str]]
+
+
+def _per_file(store: Store, conventions: Conventions, step: str, paths: list[str], output: str | None,
+              rename: Callable[[str], str], plan: Callable[[str, _Dataset], Job | None], nothing: str,
+              params: dict) -> Derived:
+    """The shape of tslice, fft and project: each input file gives one output file (CalLat's
+    name for it, by ``rename``), each dataset ``plan`` takes one output dataset. ``plan`` returns
+    None to skip a dataset and raises InputError to refuse it; every input is planned, every
+    output checked and every input recorded before the Run starts."""
+    plans = []
+    for path in paths:
+        jobs = [(ds.name, job) for ds in _datasets(path) if (job := plan(path, ds)) is not None]
+        if not jobs:
+            raise InputError(f"{path}: {nothing}")
+        plans.append((path, _output_path(path, output, rename), jobs))
+    outputs = [target for _, target, _ in plans]
+    _check_outputs(conventions, outputs)
+    contents = _ingest_inputs(store, conventions, paths)
+
+    def write() -> None:
+        for path, target, jobs in plans:
+            with h5py.File(path, "r") as src, h5py.File(partial(target.path), "w") as out:
+                for name, job in jobs:
+                    out_name, data, meta = job(src[name][()])
+                    out.create_dataset(out_name, data=data).attrs["meta"] = meta
+
+    return _record(store, conventions, step, outputs, _products(contents), params, write)
 
 
 def _check_4d(path: str, name: str, shape: tuple[int, ...]) -> None:
@@ -202,51 +258,35 @@ def tslice(store: Store, conventions: Conventions, paths: list[str], output: str
     """
     if tslice_fact is not None and not (math.isfinite(tslice_fact) and 0 < tslice_fact < 1):
         raise InputError(f"--tslice-fact must be between 0 and 1 (tsep = int(Nt * fact)), not {tslice_fact}")
-    plans: list[tuple[str, str, list[tuple[str, dict, bool]]]] = []
-    for path in paths:
-        target = _output_path(path, output, lambda name: name.replace("formfac_4D", "formfac_4D_tslice", 1)
-                              .replace("spec_4D", "spec_4D_tslice", 1))
-        jobs = []
-        for name, ds in _datasets(path):
-            if not (_FORMFAC_4D.match(name) or _SPEC_4D.match(name)):
-                continue
-            if "meta" in ds.attrs:
-                raise InputError(f"{path}: {name}: has meta: it is a product of a step already, not a 4D correlator")
-            _check_4d(path, name, ds.shape)
-            nt = ds.shape[0]
-            if (m := _FORMFAC_4D.match(name)):
-                info = {"t0": int(m["t0"]), "tsep": int(m["tsep"]), "nt": nt}
-                jobs.append((name, info, False))
-            elif (m := _SPEC_4D.match(name)):
-                if tslice_fact is None:
-                    raise InputError(f"{path}: {name}: a spectrum needs --tslice-fact (tsep = int(Nt * fact))")
-                tsep = int(nt * tslice_fact)
-                if tsep < 1:
-                    raise InputError(f"{path}: {name}: --tslice-fact {tslice_fact} keeps no time slice after the "
-                                     f"source (Nt = {nt})")
-                info = {"t0": int(m["t"]), "nt": nt, "tsep": -tsep if m["particle"].endswith("_np") else tsep}
-                jobs.append((name, info, True))
-            if not 0 <= info["t0"] < nt or abs(info["tsep"]) >= nt:
-                raise InputError(f"{path}: {name}: t0={info['t0']}, tsep={info['tsep']} do not fit Nt={nt}")
-        if not jobs:
-            raise InputError(f"{path}: no per-source 4D correlator to slice")
-        plans.append((path, target, jobs))
-    _check_outputs(conventions, [target for _, target, _ in plans])
-    contents = _ingest_inputs(store, conventions, paths)
 
-    def write() -> None:
-        for path, target, jobs in plans:
-            with h5py.File(path, "r") as src, h5py.File(partial(target), "w") as out:
-                for name, info, flip in jobs:
-                    m = _SOURCE.search(name)
-                    data = tslice_array(src[name][()], info["t0"], info["tsep"], (int(m["x"]), int(m["y"]), int(m["z"])), flip)
-                    ds = out.create_dataset(name, data=data)
-                    old = src[name].attrs.get("meta")
-                    prefix = f"{old}&" if old else ""
-                    ds.attrs["meta"] = prefix + "&".join(f"{k}=={v}" for k, v in info.items())
+    def plan(path: str, ds: _Dataset) -> Job | None:
+        formfac, spec = _FORMFAC_4D.match(ds.name), _SPEC_4D.match(ds.name)
+        if not (formfac or spec):
+            return None
+        if ds.meta is not None:
+            raise InputError(f"{path}: {ds.name}: has meta: it is a product of a step already, not a 4D correlator")
+        _check_4d(path, ds.name, ds.shape)
+        nt = ds.shape[0]
+        if formfac:
+            info = {"t0": int(formfac["t0"]), "tsep": int(formfac["tsep"]), "nt": nt}
+        else:
+            if tslice_fact is None:
+                raise InputError(f"{path}: {ds.name}: a spectrum needs --tslice-fact (tsep = int(Nt * fact))")
+            tsep = int(nt * tslice_fact)
+            if tsep < 1:
+                raise InputError(f"{path}: {ds.name}: --tslice-fact {tslice_fact} keeps no time slice after the "
+                                 f"source (Nt = {nt})")
+            info = {"t0": int(spec["t"]), "nt": nt, "tsep": -tsep if spec["particle"].endswith("_np") else tsep}
+        if not 0 <= info["t0"] < nt or abs(info["tsep"]) >= nt:
+            raise InputError(f"{path}: {ds.name}: t0={info['t0']}, tsep={info['tsep']} do not fit Nt={nt}")
+        source = _SOURCE.search(ds.name)
+        origin = (int(source["x"]), int(source["y"]), int(source["z"]))
+        meta = "&".join(f"{k}=={v}" for k, v in info.items())
+        return lambda data: (ds.name, tslice_array(data, info["t0"], info["tsep"], origin, sign_flip=bool(spec)), meta)
 
-    return _record(store, conventions, "tslice", [t for _, t, _ in plans], _products(contents),
-                   {"tslice_fact": tslice_fact}, write)
+    return _per_file(store, conventions, "tslice", paths, output,
+                     lambda name: name.replace("formfac_4D", "formfac_4D_tslice", 1).replace("spec_4D", "spec_4D_tslice", 1),
+                     plan, "no per-source 4D correlator to slice", {"tslice_fact": tslice_fact})
 
 
 # -- average -----------------------------------------------------------------------------------
@@ -290,14 +330,12 @@ def average(store: Store, conventions: Conventions, paths: list[str], output: st
     _one_configuration(conventions, paths)
     groups: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # target -> (file, dataset, line)
     for path in paths:
-        for name, ds in _datasets(path):
-            found = average_key(name)
+        for ds in _datasets(path):
+            found = average_key(ds.name)
             if found is None:
                 continue
             target, keys = found
-            old = ds.attrs.get("meta")
-            line = (f"{old}&" if old else "") + "&".join(f"{k}=={v}" for k, v in keys.items())
-            groups[target].append((path, name, line))
+            groups[target].append((path, ds.name, _appended(ds.meta, "&".join(f"{k}=={v}" for k, v in keys.items()))))
     if not groups:
         raise InputError("no per-source dataset to average in " + ", ".join(paths))
     first = paths[0]
@@ -308,7 +346,7 @@ def average(store: Store, conventions: Conventions, paths: list[str], output: st
     contents = _ingest_inputs(store, conventions, paths)
 
     def write() -> None:
-        with h5py.File(partial(target_file), "w") as out:
+        with h5py.File(partial(target_file.path), "w") as out:
             for target, items in sorted(groups.items()):
                 total = None
                 shapes = set()
@@ -348,37 +386,19 @@ def fft(store: Store, conventions: Conventions, paths: list[str], output: str | 
     Raises InputError for a file with no average or a non-cubic one."""
     if max_momentum < 0:
         raise InputError(f"--max-momentum must be >= 0, not {max_momentum}")
-    plans = []
-    for path in paths:
-        target = _output_path(path, output, lambda name: re.sub(r"\.h5$", "_fft.h5", name))
-        jobs = []
-        for name, ds in _datasets(path):
-            if not _AVERAGES.search(name):
-                continue
-            _check_4d(path, name, ds.shape)
-            if 2 * max_momentum + 1 > ds.shape[1]:
-                raise InputError(f"{path}: {name}: --max-momentum {max_momentum} keeps {2 * max_momentum + 1} momenta "
-                                 f"per axis, more than L={ds.shape[1]} has")
-            jobs.append(name)
-        if not jobs:
-            raise InputError(f"{path}: no source average to transform")
-        plans.append((path, target, jobs))
-    _check_outputs(conventions, [t for _, t, _ in plans])
-    contents = _ingest_inputs(store, conventions, paths)
 
-    def write() -> None:
-        for path, target, jobs in plans:
-            with h5py.File(path, "r") as src, h5py.File(partial(target), "w") as out:
-                for name in jobs:
-                    data = src[name][()]
-                    ds = out.create_dataset(name.replace("local_current", "momentum_current"),
-                                            data=fft_array(data, max_momentum))
-                    old = src[name].attrs.get("meta")
-                    prefix = f"{old}&" if old else ""
-                    ds.attrs["meta"] = prefix + f"max_momentum=={max_momentum}&n1d_prev=={data.shape[-2]}"
+    def plan(path: str, ds: _Dataset) -> Job | None:
+        if not _AVERAGES.search(ds.name):
+            return None
+        _check_4d(path, ds.name, ds.shape)
+        if 2 * max_momentum + 1 > ds.shape[1]:
+            raise InputError(f"{path}: {ds.name}: --max-momentum {max_momentum} keeps {2 * max_momentum + 1} momenta "
+                             f"per axis, more than L={ds.shape[1]} has")
+        meta = _appended(ds.meta, f"max_momentum=={max_momentum}&n1d_prev=={ds.shape[-2]}")
+        return lambda data: (ds.name.replace("local_current", "momentum_current"), fft_array(data, max_momentum), meta)
 
-    return _record(store, conventions, "fft", [t for _, t, _ in plans], _products(contents),
-                   {"max_momentum": max_momentum}, write)
+    return _per_file(store, conventions, "fft", paths, output, lambda name: re.sub(r"\.h5$", "_fft.h5", name),
+                     plan, "no source average to transform", {"max_momentum": max_momentum})
 
 
 # -- momentum projection and time reversal ----------------------------------------------------
@@ -403,51 +423,38 @@ def project(store: Store, conventions: Conventions, paths: list[str], output: st
     if truncate is not None and truncate < 1:
         raise InputError(f"--truncate must be >= 1, not {truncate}")
     px, py, pz = momentum
-    plans = []
-    for path in paths:
-        target = _output_path(path, output, lambda name: re.sub(r"\.h5$", "_proj.h5", name))
-        jobs = []
-        for name, ds in _datasets(path):
-            meta = ds.attrs.get("meta")
-            lines = parse_meta(meta) if meta is not None else []
-            if not lines or "max_momentum" not in lines[-1] or any(k in lines[-1] for k in ("px", "qx")):
-                continue  # not an FFT (a projection carries the momentum it picked)
-            k = meta_int(lines[-1], "max_momentum")
-            if max(abs(px), abs(py), abs(pz)) > k:
-                raise InputError(f"{path}: {name}: momentum {momentum} is beyond its max_momentum {k}")
-            if ds.ndim != 4 or ds.shape[1:] != (2 * k + 1,) * 3:
-                raise InputError(f"{path}: {name}: shape {ds.shape} is not (Nt, {2 * k + 1}, {2 * k + 1}, {2 * k + 1})")
-            jobs.append(name)
-        if not jobs:
-            raise InputError(f"{path}: no FFT to project")
-        plans.append((path, target, jobs))
-    _check_outputs(conventions, [t for _, t, _ in plans])
-    contents = _ingest_inputs(store, conventions, paths)
 
-    def write() -> None:
-        for path, target, jobs in plans:
-            with h5py.File(path, "r") as src, h5py.File(partial(target), "w") as out:
-                for name in jobs:
-                    data = src[name][()][:, pz, py, px]
-                    formfac = name.startswith("pt/formfac/")
-                    reversed_ = time_reversal and "_np" in name
-                    if reversed_:
-                        data = time_reverse(data, +1 if formfac else -1)
-                    if truncate is not None:
-                        data = data[:truncate]
-                    if formfac:
-                        target_name = name.replace("4D_correlator/momentum_current",
-                                                   f"qx{px}_qy{py}_qz{pz}/local_current")
-                        picked = {"qx": px, "qy": py, "qz": pz}
-                    else:
-                        target_name = name.replace("4D_correlator/src_avg", f"px{px}_py{py}_pz{pz}/src_avg")
-                        picked = {"px": px, "py": py, "pz": pz}
-                    ds = out.create_dataset(target_name, data=data)
-                    extra = "&".join(f"{k}=={v}" for k, v in picked.items()) + ("&time_reversed==1" if reversed_ else "")
-                    ds.attrs["meta"] = f"{src[name].attrs['meta']}&{extra}"
+    def plan(path: str, ds: _Dataset) -> Job | None:
+        lines = parse_meta(ds.meta) if ds.meta is not None else []
+        if not lines or "max_momentum" not in lines[-1] or any(k in lines[-1] for k in ("px", "qx")):
+            return None  # not an FFT (a projection carries the momentum it picked)
+        k = meta_int(lines[-1], "max_momentum")
+        if max(abs(px), abs(py), abs(pz)) > k:
+            raise InputError(f"{path}: {ds.name}: momentum {momentum} is beyond its max_momentum {k}")
+        if ds.shape[1:] != (2 * k + 1,) * 3:
+            raise InputError(f"{path}: {ds.name}: shape {ds.shape} is not (Nt, {2 * k + 1}, {2 * k + 1}, {2 * k + 1})")
+        formfac = ds.name.startswith("pt/formfac/")
+        reversed_ = time_reversal and "_np" in ds.name
+        if formfac:
+            target = ds.name.replace("4D_correlator/momentum_current", f"qx{px}_qy{py}_qz{pz}/local_current")
+            picked = {"qx": px, "qy": py, "qz": pz}
+        else:
+            target = ds.name.replace("4D_correlator/src_avg", f"px{px}_py{py}_pz{pz}/src_avg")
+            picked = {"px": px, "py": py, "pz": pz}
+        meta = _appended(ds.meta, "&".join(f"{key}=={v}" for key, v in picked.items())
+                         + ("&time_reversed==1" if reversed_ else ""))
 
-    return _record(store, conventions, "project", [t for _, t, _ in plans], _products(contents),
-                   {"momentum": list(momentum), "time_reversal": time_reversal, "truncate": truncate}, write)
+        def job(data: np.ndarray) -> tuple[str, np.ndarray, str]:
+            data = data[:, pz, py, px]
+            if reversed_:
+                data = time_reverse(data, +1 if formfac else -1)
+            return target, data if truncate is None else data[:truncate], meta
+
+        return job
+
+    return _per_file(store, conventions, "project", paths, output, lambda name: re.sub(r"\.h5$", "_proj.h5", name),
+                     plan, "no FFT to project",
+                     {"momentum": list(momentum), "time_reversal": time_reversal, "truncate": truncate})
 
 
 # -- concatenation -----------------------------------------------------------------------------
@@ -488,5 +495,6 @@ def concatenate(store: Store, conventions: Conventions, paths: list[str], output
                 ds = out.create_dataset(target, data=np.stack([data for _, _, _, data in items]))
                 ds.attrs["meta"] = format_meta({"uid": uid, "config": c} for c, _, uid, _ in items)
 
-    return _record(store, conventions, "concatenate", [output], list(dict.fromkeys(used)),
+    return _record(store, conventions, "concatenate", [_Output(output, os.path.basename(output))],
+                   list(dict.fromkeys(used)),
                    {"over": "configurations", "groups": len(groups)}, write)

@@ -366,7 +366,7 @@ class _Dataset:
 
     def _need(self, spec: NodeSpec, fields: dict, what: str) -> tuple[str, str]:
         """An input named by identity: its uid, remembered so that the caller checks it exists."""
-        uid = self.builder.uid_of(spec, self.conventions.enrich(fields))
+        uid = self.conventions.uid_of(spec, self.conventions.enrich(fields))
         desc = ", ".join(f"{k}={fields[k]}" for k in ("step", "particle", "spin", "current", "x", "y", "z", "t")
                          if fields.get(k) is not None)
         self.needs.setdefault(uid, f"{self.name}: {what} ({spec.kind} {desc})")
@@ -537,9 +537,10 @@ def ingest_h5(store: Store, conventions: Conventions, paths: Iterable[str], *, e
         pending.clear()
         pending_uids.clear()
 
-    unique = list(dict.fromkeys(os.path.abspath(str(p)) for p in paths))  # f, ./f: one file
-    named = {os.path.abspath(str(p)): p for p in reversed(list(paths))}
-    for path in sorted((named[p] for p in unique), key=lambda p: chain_rank(conventions, str(p))):
+    named: dict[str, str] = {}
+    for path in paths:  # f and ./f are one file, named as first given
+        named.setdefault(os.path.abspath(str(path)), str(path))
+    for path in sorted(named.values(), key=lambda p: chain_rank(conventions, p)):
         report.files += 1
         try:
             content = read_file(conventions, path, ensemble=ensemble, stream=stream, checksum=checksum)

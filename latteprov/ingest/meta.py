@@ -13,18 +13,19 @@ class MetaError(InputError):
     """A ``meta`` line that is not ``key==value&...``."""
 
 
-def _text(value: Any) -> str:
+def meta_text(value: Any) -> str:
+    """A ``meta`` attribute as text (h5py gives bytes, str or arrays of them; lines joined)."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, np.ndarray):
-        return "\n".join(_text(v) for v in value.ravel())
+        return "\n".join(meta_text(v) for v in value.ravel())
     return str(value)
 
 
 def parse_meta(value: Any) -> list[dict[str, str]]:
     """The inputs a ``meta`` attribute names, one dict per line (bytes, str or arrays of them)."""
     rows = []
-    for lineno, line in enumerate(_text(value).splitlines(), 1):
+    for lineno, line in enumerate(meta_text(value).splitlines(), 1):
         line = line.strip()
         if not line:
             continue
