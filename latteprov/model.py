@@ -36,6 +36,7 @@ STATES = ("planned", "running", "done", "failed")
 # States only move forward: a late event never moves a run or product back (a re-run that
 # succeeds lifts a failed product to done; nothing leaves done).
 STATE_RANK = {"planned": 0, "running": 1, "failed": 2, "done": 3}
+ENDED_STATES = ("failed", "done")  # the states a run with an end time is in
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Neo4j stores as an integer
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 QUARK_TAGS = ("light", "strange", "charm")
@@ -367,7 +368,7 @@ class DerivedDataset(Correlator):
 class Run(StructuredNode):
     """A job run (PROV activity): what was run, where, by whom, and how it ended."""
 
-    uid = StringProperty(unique_index=True, required=True, help_text="Run id: given by the job or generated when it starts.")
+    uid = StringProperty(unique_index=True, required=True, help_text="Run id: given by the job, else its natural key hashed (host, job id and start instant in UTC; see docs/recording.md), else random.")
     name = StringProperty(index=True, help_text="Readable name (kind and job id).")
     run_kind = StringProperty(index=True, help_text="What the job does: solve, contract, average, ingest ...")
     command = StringProperty(help_text="Command line that ran.")

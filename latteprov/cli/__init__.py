@@ -28,7 +28,12 @@ class LatteprovGroup(click.Group):
 @click.version_option(__version__, prog_name="latteprov")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """Provenance tracker for lattice-QCD data, backed by Neo4j."""
+    """Provenance tracker for lattice-QCD data, backed by Neo4j.
+
+    Exit status: 0 done; 1 an error, said in one line (nothing of that input written); 2 a
+    usage error; 3 written, but some property was recorded before with another value, which was
+    kept (one 'conflict:' line each on stderr).
+    """
     ctx.obj = AppContext()
     ctx.call_on_close(ctx.obj.close)
 

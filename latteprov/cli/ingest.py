@@ -10,6 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from latteprov.cli.context import AppContext, pass_app
+from latteprov.cli.output import EXIT_CONFLICTS, report_conflicts
 from latteprov.errors import InputError
 
 conventions_options = [
@@ -84,9 +85,10 @@ def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, convention_
                f"({report.rate:,.0f} names/s)")
     if report.unmatched:
         click.echo(f"{report.unmatched} names fit no template, e.g. {', '.join(report.unmatched_examples)}", err=True)
-    for conflict in w.conflicts[:10]:
-        click.echo(f"warning: {conflict}", err=True)
+    report_conflicts(w.conflicts, exit=False)
     report_problems(report.problems)
+    if w.conflicts:
+        raise click.exceptions.Exit(EXIT_CONFLICTS)
 
 
 @ingest.command("h5")
@@ -106,7 +108,10 @@ def ingest_h5(app: AppContext, files: tuple[str, ...], ensemble, stream, checksu
     w = report.written
     click.echo(f"{report.ingested} of {report.files} files ingested: {w.entities_created} nodes created, "
                f"{w.entities_matched} already known, {w.edges_written} edges; {len(report.problems)} failed")
+    report_conflicts(w.conflicts, exit=False)
     report_problems(report.problems)
+    if w.conflicts:
+        raise click.exceptions.Exit(EXIT_CONFLICTS)
 
 
 @click.command()

@@ -21,6 +21,8 @@ TABULAR = ("table", "json", "csv")
 DOCUMENT = ("table", "json")
 GRAPH = ("tree", "table", "json", "dot", "mermaid")
 NODE_COLUMNS = ("uid", "kind", "name", "state", "valid")
+# The exit status of a write that kept recorded values it was given others for (see report_conflicts).
+EXIT_CONFLICTS = 3
 
 
 def format_option(choices: Sequence[str] = TABULAR, default: str = "table") -> Callable:
@@ -32,6 +34,16 @@ def format_option(choices: Sequence[str] = TABULAR, default: str = "table") -> C
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     return Console(soft_wrap=False, width=None if stream.isatty() else 200, stderr=stderr)
+
+
+def report_conflicts(conflicts: Sequence[str], exit: bool = True) -> None:
+    """One line per conflict on stderr (a property recorded before with another value, which
+    was kept); then, with ``exit``, exit :data:`EXIT_CONFLICTS` when there were any. Everything
+    else was written."""
+    for line in conflicts:
+        click.echo(f"conflict: {line}", err=True)
+    if conflicts and exit:
+        raise click.exceptions.Exit(EXIT_CONFLICTS)
 
 
 def to_json(value: Any) -> str:
