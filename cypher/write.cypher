@@ -19,10 +19,11 @@ RETURN entities, runs, files
 // name: create_entities
 // Creates entities of one class that existing_uids did not find. $labels: the class's labels
 // (one statement per class, so they are a constant of the statement); $rows: [{props}], props
-// complete (uid, kind, name, state, valid, file_statuses ...).
+// complete (uid, kind, name, state, valid, file_statuses ...); search_name is the name in lower
+// case (the search box's text index).
 UNWIND $rows AS r
 CREATE (n:$($labels))
-SET n = r.props, n.created_at = datetime()
+SET n = r.props, n.created_at = datetime(), n.search_name = toLower(r.props.name)
 RETURN count(n) AS created
 
 // name: match_entities
@@ -207,6 +208,14 @@ RETURN version, edition, nodes, relationships
 MATCH (a:Entity) WHERE a.file_statuses IS NULL AND EXISTS { (a)-[:STORED_AT]->(:DataFile) }
 CALL (a) {
   SET a.file_statuses = COLLECT { MATCH (a)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
+} IN TRANSACTIONS OF 10000 ROWS
+
+// name: fill_search_names
+// One-off migration run by 'latteprov init': entities written before they carried search_name
+// (or loaded by neo4j-admin import) get it; a no-op once every entity has it.
+MATCH (a:Entity) WHERE a.search_name IS NULL
+CALL (a) {
+  SET a.search_name = toLower(a.name)
 } IN TRANSACTIONS OF 10000 ROWS
 
 // name: invalid_entities

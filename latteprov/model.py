@@ -68,6 +68,7 @@ class Entity(StructuredNode):
     ensemble = StringProperty(index=True, help_text="Ensemble tag (a09m310 ...), carried by every per-ensemble entity for filtering and status.")
     file_statuses = ArrayProperty(StringProperty(), help_text="Status of each DataFile the entity is stored at, kept by the write path and 'latteprov scan' so the status report needs no relationship walk.")
     created_at = DateTimeNeo4jFormatProperty(help_text="When the node was first written.")
+    search_name = StringProperty(help_text="The name in lower case, kept by the write path: the search box matches a fragment anywhere in it, whatever its case (text index entity_search_name).")
 
     derived_from = RelationshipTo("Entity", "DERIVED_FROM", model=Derivation)
     derivatives = RelationshipFrom("Entity", "DERIVED_FROM", model=Derivation)

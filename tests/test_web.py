@@ -258,8 +258,34 @@ def test_search_suggests_by_name_prefix_and_uid(client, chain) -> None:
     assert [r["name"] for r in client.get("/api/search?q=seqprop_a09m310_e_300_proton_dt10_Srcs0-0").json] == \
         ["seqprop_a09m310_e_300_proton_dt10_Srcs0-0"]
     assert len(client.get("/api/search?q=pion&limit=5").json) == 5
-    assert client.get('/api/search?q=a09m310_e_300_gf1.0 (")*').status_code == 200  # Lucene syntax is escaped
+    assert client.get('/api/search?q=a09m310_e_300_gf1.0 (")*').status_code == 200  # query syntax is just text
     assert client.get("/api/search?q=").json == []
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("x3y3z19t62", ["formfac_a09m310_e_300_dt10_A3_x3y3z19t62", "src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62",
+                    "prop_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62",
+                    "spec_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62"]),  # shorter first
+    ("src_a09", ["src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62", "seqsrc_a09m310_e_300_proton_dt10"]),  # prefix first
+    ("e_300_proton", ["seqsrc_a09m310_e_300_proton_dt10", "seqprop_a09m310_e_300_proton_dt10_Srcs0-0"]),
+    ("dt10 a3", ["formfac_a09m310_e_300_dt10_A3_x3y3z19t62"]),  # words anywhere, any case
+    ("DT10_A3", ["formfac_a09m310_e_300_dt10_A3_x3y3z19t62"]),
+    ("mdwf", ["MDWF mq=0.00951"]),
+    ("wflow1.0", ["l3296f211b630m0074m037m440e.300_wflow1.0"]),
+    ("nothing_like_it", []),
+])
+def test_search_matches_a_fragment_anywhere_in_a_name(client, chain, query, expected) -> None:
+    assert [r["name"] for r in client.get("/api/search", query_string={"q": query}).json] == expected
+
+
+def test_enter_on_a_fragment_lists_its_matches_and_links_them(client, chain) -> None:
+    page = client.get("/graph", query_string={"node": "proton_dt10"})
+    assert page.status_code == 200
+    body = text(page)
+    assert "Search: proton_dt10" in body and "2 matches" in body
+    assert f'href="/graph?node={chain["seqsrc"]}"' in page.get_data(as_text=True)
+    missing = client.get("/graph", query_string={"node": "no_such_fragment"})
+    assert missing.status_code == 404 and "no name contains it either" in text(missing)
 
 
 # -- the JSON API ----------------------------------------------------------------------------------
@@ -398,3 +424,11 @@ def test_serve_get_runs_a_request_through_the_app(cli, fresh_chain) -> None:
     assert result.exit_code == 0 and json.loads(result.output)["node"]["kind"] == "Baryon2pt"
     missing = cli("serve", "--get", "/api/node/nope")
     assert missing.exit_code == 1 and "no node with uid, name or location 'nope'" in missing.output
+
+
+def test_search_reaches_names_in_any_script(client, store) -> None:
+    b = graph.GraphBatch()
+    b.add("QuarkSmearing", name="Gauß-Glättung 高斯", radius=3.5, steps=45)
+    graph.write(store, b)
+    for fragment in ("Glättung", "glättung", "高斯"):
+        assert [r["name"] for r in client.get("/api/search", query_string={"q": fragment}).json] == ["Gauß-Glättung 高斯"]

@@ -101,12 +101,13 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
 
 
 def search(store: Store, text: str, limit: int = 15) -> list[dict]:
-    """Entities whose name or uid starts with the words of ``text`` (for suggestions)."""
-    words = _WORD.findall(text.lower())
+    """Entities whose name contains every word of ``text`` anywhere (or whose uid starts with
+    it), best first: [{uid, name, kind, ensemble, details}]. Words are split at white space; any
+    script; case does not matter."""
+    words = text.split()
     if not words:
         return []
-    query = " AND ".join(f"{w}*" for w in words)
-    return store.read("web_search", q=query, limit=limit)
+    return store.read("web_search", first=words[0], words=[w.lower() for w in words], limit=limit)
 
 
 def view_args() -> dict:
@@ -124,6 +125,11 @@ def view_args() -> dict:
 def page() -> str:
     """The browser page; its script fetches the view from the API (the URL is the view)."""
     ident = request.args.get("node", "").strip()
-    root = lineage.resolve(get_store(), ident) if ident else None
     view_args()  # a bad value is a 400 here, not a broken page
-    return render_template("graph/index.html", root=root, ident=ident)
+    try:
+        root = lineage.resolve(get_store(), ident) if ident else None
+    except NotFound as exc:  # a fragment (Enter in the search box): list what it matches
+        matches = search(get_store(), ident, limit=current_app.config["PAGE_SIZE"])
+        return render_template("graph/index.html", root=None, ident=ident, matches=matches,
+                               message=None if matches else str(exc)), 200 if matches else 404
+    return render_template("graph/index.html", root=root, ident=ident, matches=None, message=None)
