@@ -19,9 +19,9 @@ from latteprov.lookup import resolve
 from latteprov.store import Store
 
 SHAPE_KEYS = ("uid", "name", "kind", "labels", "state", "valid")
-# Kept on entities by the write path for the status report (a copy of their files' statuses) and
-# the search box (the name in lower case): copies, not properties to show.
-DERIVED_KEYS = ("file_statuses", "search_name")
+# Kept on entities by the write path for the search box (the name in lower case): a copy, not a
+# property to show. (file_statuses, the statuses of an entity's files, is shown and filtered.)
+DERIVED_KEYS = ("search_name",)
 _HIDDEN = frozenset(SHAPE_KEYS + DERIVED_KEYS)
 # Downstream answers larger than this are cut to the nodes nearest the root (and summarised).
 FANOUT_LIMIT = 200

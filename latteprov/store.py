@@ -50,7 +50,10 @@ class Store:
         try:
             self.driver = GraphDatabase.driver(self.settings.uri, auth=auth,
                                                connection_acquisition_timeout=60,
-                                               max_transaction_retry_time=30)
+                                               max_transaction_retry_time=30,
+                                               # the server's hints ("property key does not exist"
+                                               # on an empty graph) are not for our users
+                                               notifications_min_severity="OFF")
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise StoreError(f"bad Neo4j URI {self.settings.uri!r}: {exc}") from None
         self._neomodel_bound = False

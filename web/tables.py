@@ -23,19 +23,14 @@ bp = Blueprint("tables", __name__)
 
 CSV_LIMIT = 100_000
 _OPERATOR_START = ("<", ">", "=", "!", "~")
-# Shown first, in this order, when a class has them; the node_json keys come from outside props.
-_LEADING = ("name", "kind", "state", "valid", "ensemble")
-
-
 def kinds() -> list[type]:
     """The classes that have a table (what ``latteprov find`` can search)."""
-    return [*model.entity_classes(), model.Run, model.DataFile, model.Invalidation]
+    return find.searchable_classes()
 
 
 def columns(cls: type) -> list[str]:
-    """The columns of ``cls``'s table: the common ones first, then its own properties."""
-    props = [p for p in cls.defined_properties(aliases=False, rels=False) if p != "uid"]
-    return [c for c in _LEADING if c in props] + [p for p in props if p not in _LEADING] + ["uid"]
+    """The columns of ``cls``'s table (:func:`latteprov.find.columns`)."""
+    return find.columns(cls)
 
 
 def filters_from(args: Any, cols: list[str]) -> dict[str, str]:
