@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
-from latteprov import find, model
+from latteprov import find
 from latteprov.errors import InputError
 from latteprov.web import respond
 from latteprov.web.db import get_store
