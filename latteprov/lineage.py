@@ -13,7 +13,7 @@ from typing import Any
 import neo4j
 
 from latteprov import model
-from latteprov.errors import NotFound
+from latteprov.errors import InputError, NotFound
 from latteprov.identity import is_uid
 from latteprov.lookup import resolve
 from latteprov.store import Store
@@ -75,8 +75,10 @@ def depths(root: str, adjacency: dict[str, list[str]]) -> dict[str, int]:
 
 
 def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None) -> dict:
-    """Everything ``ident`` was derived from, with the runs that made each node."""
+    """Everything ``ident`` was derived from, with the runs that made each node; ``depth`` hops
+    at most (None: all); InputError for a negative depth or an unknown kind."""
     check_kinds(kinds)
+    check_depth(depth)
     uid, row = _traverse(store, "lineage", ident)
     if row is None:
         raise NotFound(f"{ident!r} is not a data product (no lineage)")
@@ -101,8 +103,10 @@ def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[
 
 def downstream(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None,
                all_nodes: bool = False) -> dict:
-    """Everything derived from ``ident``; beyond FANOUT_LIMIT nodes, the nearest ones plus counts by kind."""
+    """Everything derived from ``ident``; beyond FANOUT_LIMIT nodes, the nearest ones plus counts by
+    kind; InputError for a negative depth or an unknown kind."""
     check_kinds(kinds)
+    check_depth(depth)
     uid, row = _traverse(store, "downstream", ident, depth=depth, all=all_nodes, limit=FANOUT_LIMIT,
                          kinds=[k.lower() for k in kinds] if kinds else None)
     if row is None:
@@ -146,6 +150,12 @@ def check_kinds(kinds: Iterable[str] | None) -> None:
     """Refuse kind filters that name no class of the schema."""
     for kind in kinds or ():
         model.kind_class(kind)
+
+
+def check_depth(depth: int | None) -> None:
+    """Refuse a negative depth (0 is the node itself with the run that made it)."""
+    if depth is not None and depth < 0:
+        raise InputError(f"depth must be 0 or more, not {depth}")
 
 
 def _trim(graph: dict, adjacency: dict[str, list[str]], depth: int | None, kinds: Iterable[str] | None) -> dict:

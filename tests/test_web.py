@@ -426,6 +426,61 @@ def test_serve_get_runs_a_request_through_the_app(cli, fresh_chain) -> None:
     assert missing.exit_code == 1 and "no node with uid, name or location 'nope'" in missing.output
 
 
+# -- never a 500: bad numbers are 400 with their message, a database gone is a quick 503 ------------
+@pytest.mark.parametrize("url,message", [
+    ("/api/search?q=pion&limit=-1", "limit must be between 1 and 100, not -1"),
+    ("/api/search?q=pion&limit=99999999999999999999", "limit must be between 1 and 100, not 99999999999999999999"),
+    ("/api/search?q=pion&limit=ten", "limit must be an integer, not 'ten'"),
+    ("/api/find/OneToAll?limit=-5", "limit must be between 0 and 100000, not -5"),
+    ("/api/find/OneToAll?where=config=9223372036854775808", "beyond 64-bit integers"),
+    ("/api/find/OneToAll?where=quark_mass>nan", "not a finite number"),
+    ("/api/lineage/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?depth=-1", "depth must be between 0 and 1000000, not -1"),
+    ("/api/downstream/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?depth=1e3", "depth must be an integer, not '1e3'"),
+    ("/tables/OneToAll?page=0&format=json", "page must be at least 1, not 0"),
+    ("/tables/OneToAll?size=99999999999999999999&format=json", "size must be between 1 and 1000"),
+])
+def test_out_of_range_and_ill_typed_numbers_are_400_with_the_message(client, chain, url, message) -> None:
+    response = client.get(url, headers={"Accept": "application/json"})
+    assert response.status_code == 400 and message in response.json["error"], response.get_data(as_text=True)
+
+
+def test_a_lineage_answer_always_contains_its_root(client, chain) -> None:
+    for query in ("depth=0", "kind=Ensemble", "depth=0&kind=GaugeConfig"):
+        answer = client.get(f"/api/lineage/{chain['prop']}?{query}").json
+        assert answer["root"] == chain["prop"] and chain["prop"] in {n["uid"] for n in answer["nodes"]}, query
+
+
+def test_a_bad_table_filter_shows_its_message_above_the_table(client, chain) -> None:
+    page = client.get("/tables/OneToAll", query_string={"f.config": ">three", "f.x": "3"})
+    assert page.status_code == 400
+    body = text(page)
+    assert 'id="table-error"' in body and "filter config>three: OneToAll.config: 'three' is not a valid integer" in body
+    assert 'name="f.config" value="&gt;three"' in page.get_data(as_text=True)  # the boxes keep what was typed
+    assert '<table class="data" id="table">' in body
+
+
+def test_the_table_url_keeps_only_the_filters_in_use(client, chain) -> None:
+    response = client.get("/tables/OneToAll?f.name=&f.config=300&f.x=+&sort=name")
+    assert response.status_code == 302
+    assert response.location.endswith("/tables/OneToAll?f.config=300&sort=name")
+
+
+def test_a_database_gone_after_start_answers_503_at_once(settings) -> None:
+    import time
+
+    from latteprov.server.manager import free_port
+    from latteprov.web.db import get_store
+
+    app = make_app(settings.with_(uri=f"bolt://127.0.0.1:{free_port()}"))
+    with app.app_context():
+        get_store()._checked = True  # as if it had answered when the app started: the retry path
+    client = app.test_client()
+    for url in ("/dashboard", "/api/search?q=pion", "/tables/OneToAll"):
+        start = time.monotonic()
+        response = client.get(url)
+        assert response.status_code == 503 and time.monotonic() - start < 2.0, url
+
+
 def test_search_reaches_names_in_any_script(client, store) -> None:
     b = graph.GraphBatch()
     b.add("QuarkSmearing", name="Gauß-Glättung 高斯", radius=3.5, steps=45)

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, render_template, request
 from latteprov import lineage
 from latteprov.errors import InputError, NotFound
 from latteprov.store import Store
+from latteprov.web import int_arg
 from latteprov.web.db import get_store
 
 bp = Blueprint("graph", __name__)
@@ -112,10 +113,7 @@ def search(store: Store, text: str, limit: int = 15) -> list[dict]:
 
 def view_args() -> dict:
     """The view parameters of the current request (shared by the page and the API)."""
-    try:
-        hops = int(request.args.get("hops", 1))
-    except ValueError:
-        raise InputError(f"hops must be an integer, not {request.args.get('hops')!r}") from None
+    hops = int_arg("hops", 1)
     split = lambda name: [v for v in request.args.get(name, "").split(",") if v]  # noqa: E731
     return {"hops": hops, "expand": split("expand"), "open_groups": split("open"),
             "fanout": current_app.config["FANOUT"], "max_elements": current_app.config["MAX_ELEMENTS"]}
