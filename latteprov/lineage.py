@@ -23,6 +23,8 @@ SHAPE_KEYS = ("uid", "name", "kind", "labels", "state", "valid")
 # property to show. (file_statuses, the statuses of an entity's files, is shown and filtered.)
 DERIVED_KEYS = ("search_name",)
 _HIDDEN = frozenset(SHAPE_KEYS + DERIVED_KEYS)
+# How many of a run's inputs and outputs (and of a file's products) a node's details list.
+LISTED = 500
 # Downstream answers larger than this are cut to the nodes nearest the root (and summarised).
 FANOUT_LIMIT = 200
 
@@ -132,9 +134,10 @@ def path(store: Store, a: str, b: str) -> dict:
 
 
 def details(store: Store, ident: str) -> dict:
-    """One node with its inputs, number of derivatives, files, runs and invalidation events
-    (one round trip for a uid; a name is resolved first)."""
-    _, row = _traverse(store, "node_details", ident)
+    """One node with its inputs, number of derivatives, files, runs and invalidation events; for a
+    run, what it used and generated; for a data file, its products (the first :data:`LISTED` of
+    each by name, with counts). One round trip for a uid; a name is resolved first."""
+    _, row = _traverse(store, "node_details", ident, listed=LISTED)
     if row is None:  # node_details knows every node resolve_id knows: deleted meanwhile
         raise NotFound(f"no node with uid or name {ident!r}")
     return {"node": node_json(row["node"], row["labels"]),
@@ -143,7 +146,11 @@ def details(store: Store, ident: str) -> dict:
             "files": [{k: plain(v) for k, v in f.items()} for f in row["files"]],
             "runs": [{k: plain(v) for k, v in r.items()} for r in row["runs"]],
             "invalidations": sorted(({k: plain(v) for k, v in i.items()} for i in row["invalidations"]),
-                                    key=lambda i: i["at"] or "")}
+                                    key=lambda i: i["at"] or ""),
+            # a run's inputs and outputs, a file's products: the first LISTED by name, and how many
+            "used": row["used"], "used_count": row["used_count"],
+            "generated": row["generated"], "generated_count": row["generated_count"],
+            "stored": row["stored"], "stored_count": row["stored_count"]}
 
 
 def check_kinds(kinds: Iterable[str] | None) -> None:

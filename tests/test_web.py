@@ -481,7 +481,22 @@ def test_a_database_gone_after_start_answers_503_at_once(settings) -> None:
         assert response.status_code == 503 and time.monotonic() - start < 2.0, url
 
 
+def test_a_run_page_lists_its_inputs_and_outputs_and_a_file_page_its_products(client, chain) -> None:
+    run = client.get("/node/run:contract-300")
+    assert run.status_code == 200
+    body = text(run)
+    assert "Used (the run's inputs) (1)" in body and "Generated (the run's outputs) (1)" in body
+    assert "prop_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62" in body
+    assert "spec_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62" in body
+    data = client.get("/api/node/run:contract-300").json
+    assert [m["uid"] for m in data["used"]] == [chain["prop"]] and [m["uid"] for m in data["generated"]] == [chain["spec"]]
+    file_uid = client.get(f"/api/node/{chain['spec']}").json["files"][0]["uid"]
+    stored = client.get(f"/node/{file_uid}")
+    assert "Products stored in this file (1)" in text(stored)
+
+
 def test_search_reaches_names_in_any_script(client, store) -> None:
+    """Empties the graph (the store fixture): keep it last in this module."""
     b = graph.GraphBatch()
     b.add("QuarkSmearing", name="Gauß-Glättung 高斯", radius=3.5, steps=45)
     graph.write(store, b)

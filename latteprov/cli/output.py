@@ -302,6 +302,12 @@ def details_view(details: dict) -> RenderableType:
                              ("invalidations", "invalidations", ("at", "action", "active", "reason", "by", "root"))):
         if details[key]:
             parts.append(_rows_table(title, details[key], cols))
+    for title, key in (("used (the run's inputs)", "used"), ("generated (the run's outputs)", "generated"),
+                       ("products stored in this file", "stored")):
+        if details.get(key):
+            more = details[f"{key}_count"] - len(details[key])
+            parts.append(_rows_table(f"{title}: {details[key + '_count']}" + (f", the first {len(details[key])} shown" if more else ""),
+                                     details[key], ("kind", "name", "state", "valid", "uid")))
     return Group(*parts)
 
 
