@@ -119,6 +119,8 @@ def openapi_document(allow_writes: bool = False) -> dict:
                                         [IDENT, depth, kinds_param, _param("all", schema={"type": "boolean"})]),
         "/api/neighbourhood/{ident}": _get("The graph browser's bounded view", "Neighbourhood", [
             IDENT, _param("hops", schema={"type": "integer", "minimum": 1, "maximum": graph.MAX_HOPS}),
+            _param("dir", schema={"type": "string", "enum": list(graph.DIRECTIONS)},
+                   description="both (neighbourhood), up (lineage: inputs) or down (downstream: products)"),
             _param("expand", description="comma-separated uids grown by one more hop"),
             _param("open", description="comma-separated collapsed groups to open (uid|dir|kind)")]),
         "/api/search": _get("Search suggestions by name or uid prefix", "SearchResults",

@@ -42,11 +42,20 @@ def _node(raw: Any, labels: list[str], files: list[str | None]) -> dict:
     return node
 
 
+DIRECTIONS = {"both": ("up", "down"), "up": ("up",), "down": ("down",)}
+
+
 def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str] = (),
-                  open_groups: Iterable[str] = (), fanout: int = 12, max_elements: int = 1000) -> dict:
-    """The bounded view around ``ident``: nodes, edges, summary nodes of collapsed groups."""
+                  open_groups: Iterable[str] = (), fanout: int = 12, max_elements: int = 1000,
+                  direction: str = "both") -> dict:
+    """The bounded view around ``ident``: nodes, edges, summary nodes of collapsed groups.
+    ``direction``: ``both`` (the neighbourhood), ``up`` (lineage: inputs only) or ``down``
+    (downstream: products only)."""
     if not 1 <= hops <= MAX_HOPS:
         raise InputError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
+    if direction not in DIRECTIONS:
+        raise InputError(f"dir must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    wanted = DIRECTIONS[direction]
     root = lineage.resolve(store, ident)
     expand, open_groups = [u for u in expand if u], sorted({g for g in open_groups if g})
     nodes: dict[str, dict] = {}
@@ -70,7 +79,7 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
         for row in rows:
             uid = row["node"]["uid"]
             nodes.setdefault(uid, _node(row["node"], row["labels"], row["files"]))
-            if row["dir"] is None:
+            if row["dir"] is None or row["dir"] not in wanted:
                 continue
             if not row["shown"]:
                 key = f"{uid}|{row['dir']}|{row['kind']}"
@@ -96,7 +105,7 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
         else:
             # Past the default hops only the nodes the user expanded grow, one hop each.
             frontier = [u for u in expand if u in nodes and u not in done]
-    return {"root": root, "hops": hops, "expand": expand, "open": open_groups,
+    return {"root": root, "hops": hops, "dir": direction, "expand": expand, "open": open_groups,
             "nodes": list(nodes.values()), "edges": list(edges.values()),
             "summaries": list(summaries.values()), "truncated": truncated}
 
@@ -115,7 +124,8 @@ def view_args() -> dict:
     """The view parameters of the current request (shared by the page and the API)."""
     hops = int_arg("hops", 1)
     split = lambda name: [v for v in request.args.get(name, "").split(",") if v]  # noqa: E731
-    return {"hops": hops, "expand": split("expand"), "open_groups": split("open"),
+    return {"hops": hops, "direction": request.args.get("dir", "both") or "both",
+            "expand": split("expand"), "open_groups": split("open"),
             "fanout": current_app.config["FANOUT"], "max_elements": current_app.config["MAX_ELEMENTS"]}
 
 
