@@ -255,3 +255,34 @@ def test_the_api_refuses_bad_params_before_the_payload_runs(store) -> None:
         with record.run("solve", store=store, params={"mass": float("nan")}):
             ran.append(1)
     assert ran == [] and runs(store) == []
+
+
+# -- a record and an invalidation at the same time ---------------------------------------------
+@pytest.mark.parametrize("action", ["invalidate", "revalidate"])
+def test_a_record_committing_while_an_invalidation_runs_gets_the_right_validity(store, chain, action) -> None:
+    """The record reads the configuration's validity, the invalidation (or revalidation) runs its
+    batches, then the record commits: the products it made must follow the new validity."""
+    import threading
+    import time
+
+    if action == "revalidate":
+        invalidate.invalidate(store, chain["cfg"], "bad", "test")
+    b = GraphBatch()
+    kids = []
+    for t in range(40):
+        uid = b.add("OneToAll", name=f"late{t}", t=t, **PROP)
+        b.link(uid, chain["cfg"], "gauge")
+        kids.append(uid)
+    with store.session(write=True) as session:
+        tx = session.begin_transaction()
+        graph.write_in_tx(tx, b)  # holds the DAG lock, has read cfg's validity, not committed
+        other = threading.Thread(target=lambda: getattr(invalidate, action)(store, chain["cfg"], "race", "test"))
+        other.start()
+        time.sleep(1.5)  # the batched marking has run by now; the settle waits for the DAG lock
+        tx.commit()
+    other.join(60)
+    assert not other.is_alive()
+    want = action == "revalidate"
+    rows = store.run_text("UNWIND $uids AS u MATCH (n:Entity {uid: u}) RETURN n.valid AS v", uids=kids)
+    assert len(rows) == len(set(kids)) and all(r["v"] is want for r in rows)
+    tallies_match_a_recount(store)
