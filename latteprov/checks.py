@@ -290,7 +290,7 @@ def check_in_tx(tx: neo4j.ManagedTransaction, batch: "GraphBatch") -> None:
     """:func:`check_batch` with the graph read inside the writing transaction."""
 
     def lookup(tags: list[str], uids: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
-        record = tx.run(queries.get("check_context").text, tags=tags, uids=uids).single()
+        record = queries.run(tx, "check_context", tags=tags, uids=uids).single()
         return ({e["tag"]: e for e in record["ensembles"]},
                 {n["uid"]: n for n in record["nodes"]})
 
@@ -307,7 +307,7 @@ def _check_placed_products(tx: neo4j.ManagedTransaction, batch: "GraphBatch") ->
                  and (row["props"].get("nx") is not None or row["props"].get("nt") is not None)]
     if not ensembles:
         return
-    found = tx.run(queries.get("placed_outside").text, ensembles=ensembles).single()
+    found = queries.run(tx, "placed_outside", ensembles=ensembles).single()
     if found is not None:
         axis, value, size = found["axis"], found["value"], found["size"]
         raise CheckError(f"Ensemble {found['tag']}: {found['kind']} {found['name']}, already recorded, has origin "

@@ -103,7 +103,7 @@ def neo4j_import(store: Store, directory: Path) -> ExportResult:
         name = "export_entities" if issubclass(cls, model.Entity) else f"export_{kind.lower()}s"
 
         def rows(tx: Any, name: str = name, kind: str = kind, header: list = header) -> int:
-            stream = tx.run(queries.get(name).text, kind=kind)
+            stream = queries.run(tx, name, kind=kind)
             return _write_rows(directory / f"nodes-{kind}.csv", [h for _, h in header],
                                ([_cell(";".join(r["labels"])) if p == ":LABEL" else _cell(r["props"].get(p))
                                  for p, _ in header] for r in stream))
@@ -117,7 +117,7 @@ def neo4j_import(store: Store, directory: Path) -> ExportResult:
             writers[type_].writerow([":START_ID", ":END_ID", ":TYPE", "role"])
 
         def relationships(tx: Any) -> None:
-            for r in tx.run(queries.get("export_relationships").text, types=list(RELATIONSHIP_TYPES)):
+            for r in queries.run(tx, "export_relationships", types=list(RELATIONSHIP_TYPES)):
                 writers[r["type"]].writerow([r["from"], r["to"], r["type"], _cell(r["role"])])
                 counts[r["type"]] += 1
 

@@ -148,8 +148,9 @@ def searchable(kind: str) -> type[StructuredNode]:
     return cls
 
 
-def _build(name: str, kind: str, filters: list[Filter]) -> tuple[str, dict, type[StructuredNode]]:
-    """The query text for ``kind`` and ``filters`` with its parameters."""
+def _build(name: str, kind: str, filters: list[Filter]) -> tuple[dict[str, str], dict, type[StructuredNode]]:
+    """The placeholders of query ``name`` for ``kind`` and ``filters`` (label and conditions,
+    names checked against the model) with the filters' values as parameters."""
     cls = searchable(kind)
     conditions, params = [], {}
     for i, flt in enumerate(filters):
@@ -169,25 +170,23 @@ def _build(name: str, kind: str, filters: list[Filter]) -> tuple[str, dict, type
                               f"{OPERATORS[flt.op]} datetime({{datetime: datetime($v{i}), timezone: 'Z'}}))")
         else:
             conditions.append(f"{field} {OPERATORS[flt.op]} $v{i}")
-    text = (queries.get(name).text.replace("LABEL", f"`{cls.__label__}`", 1)
-            .replace("CONDITIONS", " AND ".join(conditions) or "true", 1))
-    return text, params, cls
+    return {"LABEL": f"`{cls.__label__}`", "CONDITIONS": " AND ".join(conditions) or "true"}, params, cls
 
 
 def find(store: Store, kind: str, filters: list[Filter], order_by: str | None = None, descending: bool = False,
          limit: int | None = None, offset: int = 0) -> list[dict]:
     """Nodes of ``kind`` matching every filter, in node_json shape, ordered by a property (default name)."""
-    text, params, cls = _build("find_nodes", kind, filters)
+    replace, params, cls = _build("find_nodes", kind, filters)
     order = order_by or ("name" if "name" in _properties(cls) else "uid")
     _check_property(cls, order)
     if limit is not None and limit < 0 or offset < 0:
         raise InputError("limit and offset must not be negative")
-    text = text.replace("ORDER_KEY", f"n.`{order}`{' DESC' if descending else ''}, n.uid", 1)
-    rows = store.read_tx(lambda tx: tx.run(text, {**params, "limit": limit, "offset": offset}).data())
+    replace["ORDER_KEY"] = f"n.`{order}`{' DESC' if descending else ''}, n.uid"
+    rows = store.read_tx(lambda tx: queries.run(tx, "find_nodes", replace, **params, limit=limit, offset=offset).data())
     return [node_json(row["node"], row["labels"]) for row in rows]
 
 
 def count(store: Store, kind: str, filters: list[Filter]) -> int:
     """How many nodes of ``kind`` match every filter."""
-    text, params, _ = _build("count_nodes", kind, filters)
-    return store.read_tx(lambda tx: tx.run(text, params).single()["count"])
+    replace, params, _ = _build("count_nodes", kind, filters)
+    return store.read_tx(lambda tx: queries.run(tx, "count_nodes", replace, **params).single()["count"])

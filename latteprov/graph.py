@@ -78,7 +78,7 @@ def _create(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
     """Run one of the CREATE statements; a uid created meanwhile by another transaction
     (the uniqueness constraint refuses ours) makes the driver retry the whole batch."""
     try:
-        tx.run(queries.get(name).text, params).consume()
+        queries.run(tx, name, **params).consume()
     except neo4j.exceptions.ConstraintError as exc:
         raise RacingCreate(f"{name} refused by a uniqueness constraint: {exc.message}") from exc
 
@@ -234,7 +234,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     derived = _dedupe([e for e in batch.edges if e["type"] == "DERIVED_FROM"],
                       lambda e: (e["from"], e["to"], e["role"]))
     if derived:
-        tx.run(queries.get("take_dag_lock").text).consume()
+        queries.run(tx, "take_dag_lock").consume()
     entities = _merged_entities(batch.entities, result.conflicts)
     runs = _merged_runs(batch.runs, result.conflicts)
     files = _dedupe(batch.files, lambda r: r["uid"])
@@ -248,7 +248,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     # Which nodes exist already: the others are created with CREATE (cheaper than MERGE, and
     # edges touching them need no MERGE either: no transaction but this one can see them).
     file_uids = {row["uid"] for row in files} | {e["to"] for e in stored_at}
-    existing = tx.run(queries.get("existing_uids").text, entities=[row["uid"] for row in entities],
+    existing = queries.run(tx, "existing_uids", entities=[row["uid"] for row in entities],
                    runs=[row["uid"] for row in runs], files=sorted(file_uids)).single()
     old_entities = set(existing["entities"])
     recorded_runs = {r["uid"]: r["props"] for r in existing["runs"]}
@@ -292,7 +292,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     for labels, rows in by_labels.items():
         _create(tx, "create_entities", labels=list(labels), rows=rows)
     given = {row["uid"]: row["props"] for row in matched}
-    for rec in tx.run(queries.get("match_entities").text, rows=matched, rank=model.STATE_RANK) if matched else ():
+    for rec in queries.run(tx, "match_entities", rows=matched, rank=model.STATE_RANK) if matched else ():
         for c in rec["conflicts"]:
             old, new = _native(c["recorded"]), given[rec["uid"]][c["key"]]
             if old != new:  # Cypher's datetime equality also compares zones; an instant is an instant
@@ -312,12 +312,11 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             _run_end(row, recorded, recorded, conflicts, "recorded (the recorded value is kept)")
             result.conflicts += conflicts
             rows.append(_wired({**row, "props": add}))
-        tx.run(queries.get("merge_runs").text, rank=model.STATE_RANK, rows=rows).consume()
+        queries.run(tx, "merge_runs", rank=model.STATE_RANK, rows=rows).consume()
     if new_files:
         _create(tx, "create_files", rows=[_wired(row) for row in files if row["uid"] in new_files])
     if len(files) > len(new_files):
-        tx.run(queries.get("merge_files").text,
-               rows=[_wired(row) for row in files if row["uid"] not in new_files]).consume()
+        queries.run(tx, "merge_files", rows=[_wired(row) for row in files if row["uid"] not in new_files]).consume()
 
     new = created | new_runs
     for type_, (merge_name, create_name) in EDGE_QUERIES.items():
@@ -331,7 +330,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
         for name, part in ((create_name, [e for e in rows if fresh(e)]),
                            (merge_name, [e for e in rows if not fresh(e)])):
             if part:
-                done += tx.run(queries.get(name).text, rows=part).single()["matched"]
+                done += queries.run(tx, name, rows=part).single()["matched"]
         if done != len(rows):
             raise GraphError(_broken_link(tx, type_, rows, batch))
         result.edges_written += done
@@ -341,8 +340,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
         old_sources = [e for e in derived if e["from"] not in created]
         cycle = None  # a cycle within the batch was refused by the checks, before any write
         if old_sources:
-            found = tx.run(queries.get("find_cycles").text,
-                           rows=[{"from": e["from"], "to": e["to"]} for e in old_sources]).single()
+            found = queries.run(tx, "find_cycles", rows=[{"from": e["from"], "to": e["to"]} for e in old_sources]).single()
             cycle = found["cycle"] if found is not None else None
         if cycle is not None:
             raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
@@ -356,7 +354,7 @@ def _broken_link(tx: neo4j.ManagedTransaction, type_: str, rows: list[dict], bat
     or breaking the link rule (:data:`latteprov.rows.LINK_RULES`), by name and kind."""
     source, target, _, meaning, _ = LINK_RULES[type_]
     uids = sorted({e["from"] for e in rows} | {e["to"] for e in rows})
-    kinds = {k["uid"]: k for k in tx.run(queries.get("node_kinds").text, uids=uids).single()["kinds"]}
+    kinds = {k["uid"]: k for k in queries.run(tx, "node_kinds", uids=uids).single()["kinds"]}
     names = {row["uid"]: f"{row['props'].get('kind', '')} {row['props'].get('name')}".strip()
              for row in (*batch.entities, *batch.runs, *batch.files)}
     missing = [u for u in uids if kinds[u]["is"] is None]
@@ -381,7 +379,7 @@ def _inherited_invalidity(tx: neo4j.ManagedTransaction, derived: list[dict], cre
     old_inputs = sorted({e["to"] for e in edges if e["to"] not in created})
     if not old_inputs:
         return set()
-    invalid = set(tx.run(queries.get("invalid_entities").text, uids=old_inputs).single()["invalid"])
+    invalid = set(queries.run(tx, "invalid_entities", uids=old_inputs).single()["invalid"])
     grew = bool(invalid)
     while grew:  # new products of new products: to the fixpoint (the batch is a DAG)
         before = len(invalid)
@@ -406,7 +404,7 @@ def _invalid_closure(tx: neo4j.ManagedTransaction, derived: list[dict], created:
         if not edges:
             return inherited, marked
         asked = sorted({e["to"] for e in edges if e["to"] not in created} | {e["from"] for e in edges})
-        invalid = set(tx.run(queries.get("invalid_entities").text, uids=asked).single()["invalid"])
+        invalid = set(queries.run(tx, "invalid_entities", uids=asked).single()["invalid"])
         roots = sorted({e["from"] for e in edges if e["from"] not in invalid
                         and (e["to"] in invalid or e["to"] in inherited)})
         done.update(invalid & {e["from"] for e in edges}, roots)
@@ -415,7 +413,7 @@ def _invalid_closure(tx: neo4j.ManagedTransaction, derived: list[dict], created:
         if not locked:
             tally.take_lock(tx)
             locked = True
-        for rec in tx.run(queries.get("invalidate_downstream").text, uids=roots):
+        for rec in queries.run(tx, "invalidate_downstream", uids=roots):
             marked[(rec["ensemble"], rec["kind"], "invalid")] += rec["count"]
 
 

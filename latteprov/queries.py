@@ -11,11 +11,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from latteprov.errors import LatteprovError
 
 _HEADER = re.compile(r"^//\s*name:\s*([A-Za-z_][\w-]*)\s*$")
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+_WRITE_CLAUSE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE|FOREACH)\b", re.I)
 
 
 class QueryError(LatteprovError):
@@ -33,10 +35,20 @@ class Query:
     origin: str
 
     def check_params(self, given: dict) -> None:
-        """Refuse a call that leaves out a parameter the query uses."""
+        """Refuse a call that leaves out a parameter the query uses, or gives one it does not use."""
         missing = self.params - set(given)
         if missing:
             raise QueryError(f"query {self.name} ({self.origin}) needs parameter(s): {', '.join(sorted(missing))}")
+        unexpected = set(given) - self.params
+        if unexpected:
+            raise QueryError(f"query {self.name} ({self.origin}) takes no parameter(s) {', '.join(sorted(unexpected))}")
+
+    @property
+    def writes(self) -> bool:
+        """Whether the query changes the graph (a clause that creates, sets or deletes), so it
+        cannot run in a READ session."""
+        code = "\n".join(line for line in self.text.splitlines() if not line.lstrip().startswith("//"))
+        return bool(_WRITE_CLAUSE.search(code))
 
 
 def parse_queries(text: str, filename: str) -> list[Query]:
@@ -97,3 +109,21 @@ def get(name: str) -> Query:
         return queries[name]
     except KeyError:
         raise QueryError(f"no query named {name!r}; known: {', '.join(sorted(queries))}") from None
+
+
+def run(tx: Any, name: str, replace: dict[str, str] | None = None, **params: Any) -> Any:
+    """Run the named query in ``tx`` (a transaction or session) with ``params``, checked first:
+    every parameter it uses given, none it does not use (QueryError otherwise). ``replace``
+    substitutes placeholders that cannot be parameters (labels and property names, which the
+    caller has checked against the model). The one way latteprov's code runs a named query."""
+    query = get(name)
+    text = query.text
+    for placeholder, value in (replace or {}).items():
+        if placeholder not in text:
+            raise QueryError(f"query {name} ({query.origin}) has no placeholder {placeholder}")
+        text = text.replace(placeholder, value, 1)
+    if replace:  # the filled-in text may use parameters of its own ($v0 ...)
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+        query = Query(name, text, query.doc, frozenset(_PARAM.findall(code)), query.origin)
+    query.check_params(params)
+    return tx.run(text, params)

@@ -273,7 +273,7 @@ def set_state(store: Store, uids: Iterable[str], state: str) -> int:
 
     def work(tx: Any) -> list[str]:
         with tally.Tracker(tx, uids):
-            return tx.run(queries.get("set_state").text, uids=uids, state=state).single()["found"]
+            return queries.run(tx, "set_state", uids=uids, state=state).single()["found"]
 
     found = store.write_tx(work)
     missing = sorted(set(uids) - set(found))

@@ -47,8 +47,8 @@ def install(store: Store) -> list[str]:
             done.append(statement)
         session.run("CALL db.awaitIndexes(300)").consume()
         # Graphs written before entities carried file_statuses get them once (auto-commit, batched).
-        session.run(queries.get("fill_file_statuses").text).consume()
-        session.run(queries.get("fill_search_names").text).consume()
+        queries.run(session, "fill_file_statuses").consume()
+        queries.run(session, "fill_search_names").consume()
     # Stores written before the tallies existed, or loaded by neo4j-admin import, get them once.
     tally.ensure(store)
     return done

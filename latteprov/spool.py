@@ -197,7 +197,7 @@ def replay_file(store: Store, path: Path) -> FileReport:
 
     def work(tx: Any) -> None:
         if any(e["type"] == "DERIVED_FROM" for event in events for e in event.batch.edges):
-            tx.run(queries.get("take_dag_lock").text).consume()  # before any event takes the tally lock
+            queries.run(tx, "take_dag_lock").consume()  # before any event takes the tally lock
         for event in events:
             try:
                 result = graph.write_in_tx(tx, event.batch)
@@ -206,7 +206,7 @@ def replay_file(store: Store, path: Path) -> FileReport:
             report.conflicts += result.conflicts
         if unfinished:
             with tally.track_runs(tx, [row["uid"] for row in unfinished]):
-                tx.run(queries.get("fail_unfinished_runs").text, rows=unfinished).consume()
+                queries.run(tx, "fail_unfinished_runs", rows=unfinished).consume()
 
     store.write_tx(work)
     return report

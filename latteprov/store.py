@@ -92,25 +92,29 @@ class Store:
                                    default_access_mode=WRITE_ACCESS if write else READ_ACCESS)
 
     # -- running queries --------------------------------------------------------------------
+    @staticmethod
+    def _reading(name: str) -> None:
+        if queries.get(name).writes:
+            raise queries.QueryError(f"query {name} ({queries.get(name).origin}) writes; it cannot run in a READ session")
+
     def read(self, name: str, **params: Any) -> list[dict]:
         """Run the named query in a READ session; rows as dicts."""
-        query = queries.get(name)
-        query.check_params(params)
-        return self.read_tx(lambda tx: tx.run(query.text, params).data())
+        self._reading(name)
+        queries.get(name).check_params(params)
+        return self.read_tx(lambda tx: queries.run(tx, name, **params).data())
 
     def read_one(self, name: str, **params: Any) -> neo4j.Record | None:
         """Run the named one-row query in a READ session; its row as the driver decoded it, or None."""
-        query = queries.get(name)
-        query.check_params(params)
+        self._reading(name)
+        queries.get(name).check_params(params)
         # Not .data(): that copies every nested list and map once more, a fifth of the time of a
         # large answer (lineage of ~1,000 nodes).
-        return self.read_tx(lambda tx: tx.run(query.text, params).single())
+        return self.read_tx(lambda tx: queries.run(tx, name, **params).single())
 
     def write(self, name: str, **params: Any) -> list[dict]:
         """Run the named query in one managed write transaction; rows as dicts."""
-        query = queries.get(name)
-        query.check_params(params)
-        return self.write_tx(lambda tx: tx.run(query.text, params).data())
+        queries.get(name).check_params(params)
+        return self.write_tx(lambda tx: queries.run(tx, name, **params).data())
 
     def read_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in a managed read transaction (retried on transient errors)."""
@@ -124,11 +128,10 @@ class Store:
 
     def write_auto(self, name: str, **params: Any) -> list[dict]:
         """Run the named query in an auto-commit transaction (needed by ``CALL {} IN TRANSACTIONS``)."""
-        query = queries.get(name)
-        query.check_params(params)
+        queries.get(name).check_params(params)
         # No driver retries here: such queries commit batch by batch and are written re-runnable.
         with self.errors(), self.session(write=True) as session:
-            return session.run(query.text, params).data()
+            return queries.run(session, name, **params).data()
 
     def run_text(self, text: str, write: bool = False, **params: Any) -> list[dict]:
         """Run literal query text that is not one of ``cypher/`` (schema statements, tests)."""

@@ -33,7 +33,7 @@ COUNTS = ("total", *STATES, "invalid", *FILE_STATUSES)
 
 def take_lock(tx: neo4j.ManagedTransaction) -> None:
     """Take the tally lock for the rest of ``tx`` (after the DAG lock, if ``tx`` needs that too)."""
-    tx.run(queries.get("take_tally_lock").text).consume()
+    queries.run(tx, "take_tally_lock").consume()
 
 
 def _contributions(groups: Iterable[dict]) -> Counter:
@@ -59,8 +59,7 @@ def add(tx: neo4j.ManagedTransaction, counts: dict) -> None:
         if n:
             rows.setdefault((ensemble, kind), dict.fromkeys(COUNTS, 0))[column] += n
     if rows:
-        tx.run(queries.get("tally_add").text,
-               rows=[{"ensemble": e, "kind": k, **c} for (e, k), c in rows.items()]).consume()
+        queries.run(tx, "tally_add", rows=[{"ensemble": e, "kind": k, **c} for (e, k), c in rows.items()]).consume()
 
 
 def new_entities(props: Iterable[dict]) -> Counter:
@@ -93,7 +92,7 @@ class Tracker:
             self.before = self._snapshot()
 
     def _snapshot(self) -> Counter:
-        return _contributions(self.tx.run(queries.get("tally_snapshot").text, uids=self.uids, files=self.files,
+        return _contributions(queries.run(self.tx, "tally_snapshot", uids=self.uids, files=self.files,
                                           skip=self.skip))
 
     def settle(self, created: Counter | None = None) -> None:
@@ -118,7 +117,7 @@ class Tracker:
 def track_runs(tx: neo4j.ManagedTransaction, runs: list[str]) -> Tracker:
     """A tracker for the products of ``runs`` (marking a run failed fails its running products)."""
     take_lock(tx)  # before reading the products, so none is added meanwhile
-    return Tracker(tx, [r["uid"] for r in tx.run(queries.get("tally_products_of_runs").text, runs=runs)])
+    return Tracker(tx, [r["uid"] for r in queries.run(tx, "tally_products_of_runs", runs=runs)])
 
 
 def recount(store: Store) -> int:
@@ -128,8 +127,8 @@ def recount(store: Store) -> int:
     size, so it needs no batching into several transactions (which would release the lock)."""
     def work(tx: neo4j.ManagedTransaction) -> int:
         take_lock(tx)
-        rows = tx.run(queries.get("status_scan").text, ensemble=None).data()
-        tx.run(queries.get("tally_reset").text).consume()
+        rows = queries.run(tx, "status_scan", ensemble=None).data()
+        queries.run(tx, "tally_reset").consume()
         add(tx, {(r["ensemble"] or "", r["kind"], c): r[c] for r in rows for c in COUNTS})
         return len(rows)
 

@@ -106,7 +106,7 @@ def scan(store: Store, paths: Iterable[str] = (), *, tape_listing: str | Path | 
 
     def write(tx: Any, rows: list[dict]) -> None:
         with tally.Tracker(tx, files=[r["uid"] for r in rows]):  # their products' file_statuses change
-            tx.run(queries.get("update_file_status").text, rows=rows).consume()
+            queries.run(tx, "update_file_status", rows=rows).consume()
 
     for rows in chunks(updates(), batch_size):
         store.write_tx(lambda tx, rows=rows: write(tx, rows))
