@@ -52,21 +52,3 @@ def test_the_link_rules_table_of_architecture_md_is_the_code_s() -> None:
     documented = {line.split("|")[1].strip(" `"): [c.strip() for c in line.split("|")[2:6]] for line in rows}
     assert documented == {t: [r.source, r.target, "yes" if r.role else "no", r.meaning] for t, r in LINK_RULES.items()}
 
-
-def test_named_queries_run_through_one_checked_entry_point(store) -> None:
-    import re
-    from pathlib import Path
-
-    from latteprov import queries
-
-    root = Path(__file__).resolve().parent.parent
-    callers = [p for p in (*root.joinpath("latteprov").rglob("*.py"), *root.joinpath("web").rglob("*.py"))
-               if p.name != "queries.py" and re.search(r"queries\.get\([^)]*\)\.text", p.read_text())]
-    assert callers == [], f"run named queries through queries.run: {callers}"
-    with pytest.raises(queries.QueryError, match="needs parameter"):
-        store.read_tx(lambda tx: queries.run(tx, "node_kinds"))
-    with pytest.raises(queries.QueryError, match="takes no parameter"):
-        store.read_tx(lambda tx: queries.run(tx, "node_kinds", uids=[], typo=1))
-    with pytest.raises(queries.QueryError, match="writes; it cannot run in a READ session"):
-        store.read("take_dag_lock")
-    assert queries.get("take_dag_lock").writes and not queries.get("node_kinds").writes

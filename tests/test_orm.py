@@ -16,7 +16,7 @@ ACTION = dict(M5=1.1, L5=6, alpha5=1.5, quark_mass=0.00951)
 
 
 @pytest.fixture
-def orm(store, env, monkeypatch):
+def orm(store, env, monkeypatch):  # monkeypatch: the environment variables only
     """A small graph, and the classes bound to it the way a user binds them."""
     b = GraphBatch()
     b.add("Ensemble", name="a09m310", tag="a09m310", nx=32, nt=96)
@@ -35,7 +35,7 @@ def orm(store, env, monkeypatch):
     connected = latteprov.connect()
     yield connected
     connected.close()
-    monkeypatch.setattr(model, "save_hook", None)
+    model.save_hook = None  # unbound again, as before connect()
 
 
 def test_filters_and_inputs_by_role(orm) -> None:
@@ -77,7 +77,7 @@ def test_relationships_runs_and_deletes_are_refused_through_the_classes(orm) -> 
     assert len(OneToAll.nodes.all()) == 3
 
 
-def test_save_before_connect_says_what_to_do(store, monkeypatch) -> None:
-    monkeypatch.setattr(model, "save_hook", None)
+def test_save_before_connect_says_what_to_do(store) -> None:
+    model.save_hook = None
     with pytest.raises(InputError, match=r"call latteprov.connect\(\) first"):
         QuarkSmearing(name="x", radius=1.0, steps=1).save()
