@@ -204,6 +204,16 @@ def _same(values: Iterable[tuple[str, dict]], keys: tuple[str, ...], what: str, 
                                  f"({seen[key][1]} has {key}={seen[key][0]!r}, {label} has {value!r})")
 
 
+def _is_correlator(kind: object) -> bool:
+    """Whether ``kind`` names a correlator class (contracted from propagators, whose
+    configuration and smearing it must share): any subclass of Correlator, so a new kind
+    (Meson3pt, say) is checked without touching this module."""
+    try:
+        return isinstance(kind, str) and issubclass(model.kind_class(kind), model.Correlator)
+    except InputError:
+        return False
+
+
 def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
     """Raise :class:`CheckError` for the first rule ``batch`` breaks; ``lookup`` reads the graph."""
     by_uid = {row["uid"]: row for row in batch.entities}
@@ -258,7 +268,7 @@ def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
 
     for frm, tos in correlator_edges.items():
         owner = props_of(frm)
-        if owner is None or not str(owner.get("kind", "")).endswith(("2pt", "3pt")):
+        if owner is None or not _is_correlator(owner.get("kind")):
             continue
         inputs = [(f"{p.get('kind')} {p.get('name') or u}", p) for u in tos if (p := props_of(u)) is not None]
         name = f"{owner.get('kind')} {owner.get('name') or frm}"

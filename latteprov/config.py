@@ -20,7 +20,6 @@ import platformdirs
 from latteprov.errors import LatteprovError
 
 DEFAULT_URI = "bolt://127.0.0.1:7687"
-DEFAULT_PORT = 7687
 
 
 class ConfigError(LatteprovError):

@@ -219,6 +219,24 @@ class MobiusDW(FermionAction):
     alpha5 = FloatProperty(help_text="Mobius scale alpha5 = b5 + c5 (the 'a' of file names).")
 
 
+class ValenceAction:
+    """The valence (Mobius domain-wall) action a propagator, sequential source or correlator was
+    computed with, carried on it so its name and uid say so."""
+
+    M5 = FloatProperty(help_text="Valence action M5.")
+    L5 = IntegerProperty(help_text="Valence action L5.")
+    alpha5 = FloatProperty(help_text="Valence action alpha5.")
+    quark_mass = FloatProperty(help_text="Valence quark mass.")
+
+
+class SinkMomentum:
+    """The momentum projected at the sink (or the current's, for form factors): p = 2 pi n / L."""
+
+    px = IntegerProperty(default=0, help_text="Momentum x (integer units of 2 pi / L).")
+    py = IntegerProperty(default=0, help_text="Momentum y (integer units of 2 pi / L).")
+    pz = IntegerProperty(default=0, help_text="Momentum z (integer units of 2 pi / L).")
+
+
 class Source(Entity):
     """A quark source on a (flowed) configuration: its origin and smearing."""
 
@@ -235,7 +253,7 @@ class Source(Entity):
     input_roles = {"gaugeconfig": "gauge", "smearing": "smearing"}
 
 
-class Propagator(Entity):
+class Propagator(ValenceAction, Entity):
     """A quark propagator: the solution of the Dirac equation for one source."""
 
     stream = StringProperty(help_text="Stream of the configuration.")
@@ -243,10 +261,6 @@ class Propagator(Entity):
     flow_time = FloatProperty(default=0.0, help_text="Flow time of the configuration.")
     smear_width = FloatProperty(default=0.0, help_text="Source smearing width (w).")
     smear_steps = IntegerProperty(default=0, help_text="Source smearing steps (n).")
-    M5 = FloatProperty(help_text="Valence action M5.")
-    L5 = IntegerProperty(help_text="Valence action L5.")
-    alpha5 = FloatProperty(help_text="Valence action alpha5.")
-    quark_mass = FloatProperty(help_text="Valence quark mass.")
     input_roles = {"gaugeconfig": "gauge", "action": "action", "source": "source"}
 
 
@@ -261,7 +275,7 @@ class OneToAll(Propagator):
     t = IntegerProperty(help_text="Source origin t.")
 
 
-class SequentialSource(Entity):
+class SequentialSource(ValenceAction, SinkMomentum, Entity):
     """A coherent sequential source built from forward propagators at a sink time."""
 
     natural_key = ("ensemble", "stream", "config", "particle", "flav_spin", "flow_time", "smear_width",
@@ -273,44 +287,31 @@ class SequentialSource(Entity):
     flow_time = FloatProperty(default=0.0, help_text="Flow time.")
     smear_width = FloatProperty(default=0.0, help_text="Smearing width (w).")
     smear_steps = IntegerProperty(default=0, help_text="Smearing steps (n).")
-    M5 = FloatProperty(help_text="Valence M5.")
-    L5 = IntegerProperty(help_text="Valence L5.")
-    alpha5 = FloatProperty(help_text="Valence alpha5.")
-    quark_mass = FloatProperty(help_text="Valence quark mass.")
-    px = IntegerProperty(default=0, help_text="Sink momentum x.")
-    py = IntegerProperty(default=0, help_text="Sink momentum y.")
-    pz = IntegerProperty(default=0, help_text="Sink momentum z.")
     tsep = IntegerProperty(help_text="Source-sink separation (negative for negative parity).")
     nsnk = IntegerProperty(help_text="Number of coherent sinks (Nsnk).")
     snk = StringProperty(default="SS", help_text="Sink smearing: SS (smeared) or PS (point).")
     input_roles = {"propagators": "propagator", "gaugeconfig": "gauge"}
 
 
-class Sequential(Propagator):
+class Sequential(SinkMomentum, Propagator):
     """A sequential propagator: solve on a sequential source."""
 
     natural_key = ("ensemble", "stream", "config", "particle", "flav_spin", "flow_time", "smear_width",
                    "smear_steps", "M5", "L5", "alpha5", "quark_mass", "px", "py", "pz", "tsep", "src_set", "snk")
     particle = StringProperty(help_text="Particle.")
     flav_spin = StringProperty(help_text="Flavour and spin projection.")
-    px = IntegerProperty(default=0, help_text="Sink momentum x.")
-    py = IntegerProperty(default=0, help_text="Sink momentum y.")
-    pz = IntegerProperty(default=0, help_text="Sink momentum z.")
     tsep = IntegerProperty(help_text="Source-sink separation.")
     src_set = StringProperty(help_text="Range of source indices combined (Srcs<a>-<b>).")
     snk = StringProperty(default="SS", help_text="Sink smearing SS or PS.")
     input_roles = {"seqsource": "seqsource", "action": "action", "gaugeconfig": "gauge"}
 
 
-class Correlator(Entity):
+class Correlator(ValenceAction, SinkMomentum, Entity):
     """A correlation function contracted from propagators (or derived from other correlators)."""
 
     stream = StringProperty(help_text="Stream of the configuration.")
     config = IntegerProperty(index=True, help_text="Configuration number (absent for concatenations).")
     particle = StringProperty(help_text="Hadron (proton, pion ...).")
-    px = IntegerProperty(default=0, help_text="Momentum x.")
-    py = IntegerProperty(default=0, help_text="Momentum y.")
-    pz = IntegerProperty(default=0, help_text="Momentum z.")
     x = IntegerProperty(help_text="Source origin x (absent for averages).")
     y = IntegerProperty(help_text="Source origin y.")
     z = IntegerProperty(help_text="Source origin z.")
@@ -318,10 +319,6 @@ class Correlator(Entity):
     flow_time = FloatProperty(help_text="Flow time.")
     smear_width = FloatProperty(help_text="Smearing width (w).")
     smear_steps = IntegerProperty(help_text="Smearing steps (n).")
-    M5 = FloatProperty(help_text="Valence M5.")
-    L5 = IntegerProperty(help_text="Valence L5.")
-    alpha5 = FloatProperty(help_text="Valence alpha5.")
-    quark_mass = FloatProperty(help_text="Valence quark mass.")
     snk = StringProperty(help_text="Sink smearing SS or PS.")
     space = StringProperty(choices={"position": "position"}, help_text="'position' for a 4D correlator (every sink site kept, CalLat's 4D_correlator datasets); absent for momentum-projected ones.")
     spin_x2 = IntegerProperty(help_text="Twice the hadron's spin (1 for a nucleon), where known.")
