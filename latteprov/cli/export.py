@@ -62,7 +62,7 @@ def export_command(app: AppContext, fmt: str, directory: Path) -> None:
     result = exporter.neo4j_import(app.store, directory)
     emit([{"file": name, "rows": rows} for name, rows in result.files.items()], "table",
          title=f"{result.nodes} nodes, {result.relationships} relationships")
-    click.echo(f"load with: neo4j-admin database import full @{directory / 'import.args'} <database>")
+    click.echo(f"load with: {result.command()}")
 
 
 COMMANDS: list[click.Command] = [synth_command, export_command]
