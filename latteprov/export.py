@@ -182,6 +182,6 @@ def neo4j_import(store: Store, directory: Path) -> ExportResult:
     args = [_args_line("--nodes", where / f) for f in result.files if f.startswith("nodes-")]
     args += [_args_line("--relationships", where / f) for f in result.files if f.startswith("relationships-")]
     args += ["--id-type=string", "--multiline-fields=true", "--skip-duplicate-nodes=false",
-             f"--array-delimiter={ARRAY_DELIMITER}"]
+             f"--array-delimiter={ARRAY_DELIMITER}", _args_line("--report-file", where / "import.report")]
     (directory / ARGS_FILE).write_text("\n".join(args) + "\n", encoding="utf-8")
     return result

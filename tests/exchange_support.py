@@ -20,12 +20,13 @@ PLAQUETTE_REASON = "bad plaquette"
 
 
 def plain(value):
-    """A property value as comparable text: driver datetimes with nanoseconds and zone name."""
+    """A property value as comparable text: driver datetimes with nanoseconds and zone name,
+    lists sorted."""
     if hasattr(value, "iso_format"):
         zone = getattr(value.tzinfo, "key", None) or getattr(value.tzinfo, "zone", None)
         return f"{value.iso_format()}[{zone}]"
-    if isinstance(value, list):
-        return [plain(v) for v in value]
+    if isinstance(value, list):  # file_statuses: one entry per file, in no particular order
+        return sorted(plain(v) for v in value)
     return value
 
 
