@@ -38,12 +38,12 @@ def config_13(update: int = 300, plaquette: str = "0.5881234", crc: str = "27459
     ns = NS + "config1.3"
     participant = lambda name: E(ns, "participant", *leaves(ns, name=name, institution="LLNL"))  # noqa: E731
     return E(ns, "gaugeConfiguration",
-             E(ns, "management", *leaves(ns, revisions=1, reference="arXiv:1805.12130"),
+             E(ns, "management", *leaves(ns, revisions=1, reference="CalLat nucleon campaign"),
                E(ns, "crcCheckSum", text=crc),
                E(ns, "archiveHistory",
-                 E(ns, "elem", *leaves(ns, revision=0, revisionAction="generate"), participant("Andre Walker-Loud"),
+                 E(ns, "elem", *leaves(ns, revision=0, revisionAction="generate"), participant("Ada Lattice"),
                    E(ns, "date", text=GENERATED)),
-                 E(ns, "elem", *leaves(ns, revision=1, revisionAction="add"), participant("Evan Berkowitz"),
+                 E(ns, "elem", *leaves(ns, revision=1, revisionAction="add"), participant("Ben Curator"),
                    E(ns, "date", text="2019-01-07T16:00:00-08:00"), E(ns, "comment", text="first upload")))),
              E(ns, "implementation",
                E(ns, "machine", *leaves(ns, name="lassen", institution="LLNL", machineType="IBM Power9 + V100")),
@@ -62,7 +62,7 @@ def config_20(update: int = 400) -> etree._Element:
              E(ns, "management", E(ns, "annotation", text="CalLat a09m310"), *leaves(ns, revisions=0),
                E(ns, "archiveHistory",
                  E(ns, "archiveEvent", *leaves(ns, revisionAction="generate"),
-                   E(ns, "participant", *leaves(ns, orcid="0000-0002-4589-4432", name="Andre Walker-Loud")),
+                   E(ns, "participant", *leaves(ns, orcid="0000-0002-1825-0097", name="Ada Lattice")),
                    E(ns, "date", text="2019-03-04T10:00:00+01:00")))),
              E(ns, "implementation",
                E(ns, "machine", *leaves(ns, name="summit", institution="ORNL", machineType="IBM AC922")),
@@ -96,7 +96,7 @@ def ensemble_14(L: int = 32, T: int = 96, uri: str = URI) -> etree._Element:
     return E(ns, "markovChain", E(ns, "markovChainURI", text=uri),
              E(ns, "management", *leaves(ns, collaboration="CalLat", projectName="nucleon"),
                E(ns, "archiveHistory", E(ns, "elem", *leaves(ns, revisionAction="add"),
-                                         E(ns, "participant", *leaves(ns, name="Evan Berkowitz", institution="LLNL")),
+                                         E(ns, "participant", *leaves(ns, name="Ben Curator", institution="LLNL")),
                                          E(ns, "date", text="2019-01-07T16:00:00-08:00")))),
              E(ns, "physics",
                E(ns, "size", *[E(ns, "elem", *leaves(ns, name=axis, length=n))
@@ -168,7 +168,7 @@ def test_documents_become_the_ensemble_its_actions_the_configuration_its_file_an
     link = links[0]
     assert (link["tag"], link["path"], link["host"], link["crc"]) == ("a09m310", LFN, "", "2745928411")
     assert (link["kind"], link["machine"], link["code"], link["user"], link["state"]) == \
-        ("markov_step", "lassen", "MILC 7.8.1", "Andre Walker-Loud", "done")
+        ("markov_step", "lassen", "MILC 7.8.1", "Ada Lattice", "done")
     assert link["ended"].to_native() == datetime(2018, 6, 12, 9, 30, tzinfo=timezone.utc)
 
 

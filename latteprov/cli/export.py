@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,7 +64,9 @@ FORMATS = ("neo4j-import", "archive", "prov-json", "prov-n", "prov-xml", "qcdml"
 def _output(path: Path | None, binary: bool = False) -> Iterator[IO]:
     """stdout, or ``path`` written whole or not at all (a sibling .partial file renamed at the end)."""
     if path is None:
-        yield sys.stdout.buffer if binary else sys.stdout
+        stream = click.get_binary_stream("stdout") if binary else click.get_text_stream("stdout")
+        yield stream
+        stream.flush()  # before the summary on stderr
         return
     partial = path.with_name(path.name + ".partial")
     try:
@@ -126,7 +127,8 @@ def export_command(app: AppContext, fmt: str, target: str | None, direction: str
     from latteprov.exchange import subgraph
 
     sub = subgraph.select(app.store, target, direction)
-    counts = ", ".join(f"{n} {what}" for what, n in sub.counts().items())
+    counts = ", ".join(f"{n} {what.replace('invalidations', 'invalidation events')}"
+                       for what, n in sub.counts().items())
     what = f"{target} ({direction})" if target else "the whole graph"
     if fmt == "archive":
         from latteprov.exchange import archive
