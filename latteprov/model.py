@@ -147,6 +147,7 @@ class Ensemble(Entity):
     ml = FloatProperty(help_text="Light sea-quark mass.")
     ms = FloatProperty(help_text="Strange sea-quark mass.")
     mc = FloatProperty(help_text="Charm sea-quark mass.")
+    markov_chain_uri = StringProperty(help_text="ILDG markovChainURI of the ensemble (mc://ldg/<collaboration>/<project>/<ensemble>), from QCDml.")
     input_roles = {"gauge_action": "gauge_action", "sea_actions": "sea_action"}
 
 
@@ -157,6 +158,7 @@ class GaugeConfig(Entity):
     stream = StringProperty(required=True, help_text="Markov-chain stream, a single letter (a, b, c, e ...).")
     config = IntegerProperty(required=True, index=True, help_text="Trajectory (configuration) number.")
     flow_time = FloatProperty(default=0.0, help_text="Gradient-flow time; 0 for the unsmeared configuration.")
+    plaquette = FloatProperty(help_text="Average plaquette of the configuration (QCDml avePlaquette).")
     input_roles = {"ensemble_node": "ensemble", "parent": "parent", "smearing": "smearing"}
 
 
@@ -436,6 +438,7 @@ class DataFile(StructuredNode):
     expected_size = IntegerProperty(help_text="Size a complete file has; smaller means half-written.")
     mtime = DateTimeNeo4jFormatProperty(help_text="Modification time when last seen.")
     checksum = StringProperty(help_text="sha256 of the contents, when computed.")
+    crc32 = StringProperty(help_text="CRC-32 checksum of the contents as ILDG records it (QCDml crcCheckSum, text as given).")
     shape = StringProperty(help_text="Dataset shape, e.g. '(1000, 48, 2, 1)'.")
     dtype = StringProperty(help_text="Dataset element type.")
     status = StringProperty(choices={s: s for s in FILE_STATUSES}, default="unknown", index=True, help_text="on_disk, on_tape, missing, wrong_size or unknown.")

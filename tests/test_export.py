@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import shlex
 from collections import Counter
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_files_hold_every_node_and_relationship_of_the_graph(campaign, tmp_path)
     types = Counter()
     for path in (tmp_path / "out").glob("relationships-*.csv"):
         header, rows = read(path)
-        assert header == [":START_ID", ":END_ID", ":TYPE", "role"]
+        assert header == [":START_ID", ":END_ID", ":TYPE", "role:string"]
         assert all(r[0] in ids and r[1] in ids for r in rows)
         types.update(r[2] for r in rows)
     graph_types = {r["t"]: r["n"] for r in campaign.run_text("MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS n")}
@@ -59,16 +60,19 @@ def test_headers_carry_the_model_types_and_values_read_back(campaign, tmp_path) 
     node = campaign.run_text("MATCH (n:Entity {uid: $uid}) RETURN n.config AS config, n.L5 AS L5, n.valid AS valid",
                              uid=row["uid:ID"])[0]
     assert (int(row["config:long"]), int(row["L5:long"]), row["valid:boolean"]) == (node["config"], node["L5"], "true")
+    assert "file_statuses:string[]" in header and row["file_statuses:string[]"] in ("on_disk", "on_tape", "missing")
     derived = read(tmp_path / "relationships-DERIVED_FROM.csv")[1]
     assert {r[3] for r in derived} >= {"gauge", "action", "source", "seqprop", "seqsource", "propagator", "light"}
 
 
 def test_import_args_name_every_file(campaign, tmp_path) -> None:
     result = export.neo4j_import(campaign, tmp_path)
-    args = (tmp_path / "import.args").read_text().splitlines()
+    args = [shlex.split(line)[0] for line in (tmp_path / "import.args").read_text().splitlines()]
     assert "--id-type=string" in args
     named = {Path(a.split("=", 1)[1]).name for a in args if a.startswith(("--nodes=", "--relationships="))}
     assert named == set(result.files)
+    # single-valued options last: nothing after the file is taken for one more file
+    assert not args[-1].startswith(("--nodes=", "--relationships="))
 
 
 def test_a_non_empty_directory_is_refused(campaign, tmp_path) -> None:
@@ -84,3 +88,17 @@ def test_cli_exports(cli, campaign, tmp_path) -> None:
     assert (tmp_path / "dump" / "relationships-USED.csv").exists()
     again = cli("export", tmp_path / "dump")
     assert again.exit_code == 1 and "not an empty directory" in again.output
+
+
+def test_empty_text_is_quoted_and_a_missing_value_is_an_empty_cell(campaign, tmp_path) -> None:
+    """neo4j-admin reads "" as an empty text and an empty cell as no property: a data file's
+    empty dataset must stay an empty text, a run without an end time must have none."""
+    export.neo4j_import(campaign, tmp_path)
+    lines = (tmp_path / "nodes-DataFile.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    dataset = header.index("dataset:string")
+    first = next(csv.reader([lines[1]]))
+    assert first[dataset] == "" and lines[1].split(",")[dataset] == '""'
+    assert export.cell(None) == "" and export.cell("") == '""' and export.cell(["a", "b"]) == '"a;b"'
+    with pytest.raises(InputError, match="array delimiter"):
+        export.cell(["on;disk"], "X.file_statuses")

@@ -10,6 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from latteprov.cli.context import AppContext, pass_app
+from latteprov.cli.export import ingest_qcdml
 from latteprov.cli.output import EXIT_CONFLICTS, report_conflicts
 from latteprov.errors import InputError
 
@@ -51,7 +52,10 @@ def report_problems(problems: list[str]) -> None:
 
 @click.group()
 def ingest() -> None:
-    """Read what exists: file names and HDF5 correlator files."""
+    """Read what exists: file names, HDF5 correlator files and ILDG QCDml documents."""
+
+
+ingest.add_command(ingest_qcdml)
 
 
 @ingest.command("names")
