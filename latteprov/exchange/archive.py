@@ -46,7 +46,7 @@ VERSION = 1
 RECORDS = ("entity", "run", "file", "invalidation", "edge")
 # Entity properties the writer derives itself (validity from invalidations, the statuses of the
 # entity's files, when it was first written here): not carried.
-WRITER_KEPT = ("valid", "file_statuses", "created_at")
+WRITER_KEPT = tuple(sorted(rows.DERIVED_PROPS - {"uid", "kind"}))  # valid, file_statuses, created_at, search_name
 INVALIDATION_KEYS = ("action", "reason", "by", "root", "at")
 
 
