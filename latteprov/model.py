@@ -32,10 +32,11 @@ from neomodel import (
 from latteprov.errors import InputError
 from latteprov.identity import make_uid
 
-STATES = ("planned", "running", "done", "failed")
+STATES = ("planned", "queued", "running", "done", "failed")
 # States only move forward: a late event never moves a run or product back (a re-run that
-# succeeds lifts a failed product to done; nothing leaves done).
-STATE_RANK = {"planned": 0, "running": 1, "failed": 2, "done": 3}
+# succeeds lifts a failed product to done; nothing leaves done). ``queued``: written as a task
+# for a job manager (``latteprov tasks write``), not started yet.
+STATE_RANK = {"planned": 0, "queued": 1, "running": 2, "failed": 3, "done": 4}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Neo4j stores as an integer
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 QUARK_TAGS = ("light", "strange", "charm")
@@ -60,7 +61,7 @@ class Entity(StructuredNode):
     uid = StringProperty(unique_index=True, required=True, help_text="Deterministic id: '<Kind>:' + 20 hex digits of sha256 over the natural key.")
     name = StringProperty(index=True, help_text="Readable name: the CalLat file stem where there is one.")
     kind = StringProperty(index=True, help_text="The most specific class name (Propagator, Baryon2pt ...).")
-    state = StringProperty(choices={s: s for s in STATES}, default="done", index=True, help_text="Completion state: planned -> running -> done | failed.")
+    state = StringProperty(choices={s: s for s in STATES}, default="done", index=True, help_text="Completion state: planned -> queued -> running -> done | failed (queued: written as a job-manager task).")
     # Not indexed: invalidating a subtree rewrites valid on every entity of it, and an index on
     # a two-valued property made that a third slower (docs/performance.md) and served no query.
     valid = BooleanProperty(default=True, help_text="False once this entity or anything it derives from is invalidated.")
@@ -378,7 +379,7 @@ class Run(StructuredNode):
     params = JSONProperty(help_text="Parameters of the run.")
     started_at = DateTimeNeo4jFormatProperty(help_text="Start time (UTC).")
     ended_at = DateTimeNeo4jFormatProperty(help_text="End time (UTC).")
-    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, running, done or failed.")
+    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, queued, running, done or failed.")
 
     used = RelationshipTo("Entity", "USED")
     generated = RelationshipFrom("Entity", "GENERATED_BY")

@@ -1,6 +1,6 @@
 """The completion dashboard: per ensemble and kind, how far production has come.
 
-Bars split each kind into planned, running, done and failed (and invalid, orthogonal to
+Bars split each kind into planned, queued, running, done and failed (and invalid, orthogonal to
 state), and the files into on disk, on tape, missing, wrong size, unknown, as LatteDB's
 progress view did. Every count links to the table filtered to the nodes it counts.
 """
@@ -17,7 +17,7 @@ from latteprov.web.tables import table_url
 
 bp = Blueprint("dashboard", __name__)
 
-STATES = ("done", "running", "planned", "failed")
+STATES = ("done", "running", "queued", "planned", "failed")
 FILES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 
 
