@@ -68,6 +68,7 @@ class Entity(StructuredNode):
     ensemble = StringProperty(index=True, help_text="Ensemble tag (a09m310 ...), carried by every per-ensemble entity for filtering and status.")
     file_statuses = ArrayProperty(StringProperty(), help_text="Status of each DataFile the entity is stored at, kept by the write path and 'latteprov scan' so the status report needs no relationship walk.")
     created_at = DateTimeNeo4jFormatProperty(help_text="When the node was first written.")
+    campaign_step = StringProperty(index=True, help_text="The campaign step that computes this product, '<campaign>/<step>' (set by 'latteprov plan'; absent for products no campaign plans).")
 
     derived_from = RelationshipTo("Entity", "DERIVED_FROM", model=Derivation)
     derivatives = RelationshipFrom("Entity", "DERIVED_FROM", model=Derivation)
@@ -422,6 +423,28 @@ class Invalidation(StructuredNode):
     count = IntegerProperty(help_text="How many entities it marked.")
 
 
+class Campaign(StructuredNode):
+    """A production campaign ('latteprov plan'): ensembles, configurations and the steps that
+    compute its products, with their command templates and resources (docs/planning.md)."""
+
+    name = StringProperty(unique_index=True, required=True, help_text="Campaign name (the campaign file's name).")
+    source = StringProperty(help_text="Path of the campaign file it was last planned from.")
+    document = JSONProperty(help_text="The campaign file as validated: ensembles, steps, command templates, resources, METAQ settings.")
+    planned_at = DateTimeNeo4jFormatProperty(help_text="When it was last planned (UTC).")
+
+
+class Task(StructuredNode):
+    """A METAQ task file written by 'latteprov tasks write': which products it computes, and where."""
+
+    uid = StringProperty(unique_index=True, required=True, help_text="'Task:' + hash of the METAQ directory and the file name.")
+    name = StringProperty(index=True, help_text="File name of the task (<product name>.sh, or a bundle's).")
+    metaq = StringProperty(index=True, help_text="Absolute path of the METAQ directory it was written to.")
+    folder = StringProperty(help_text="Where it was written: todo or priority.")
+    campaign_step = StringProperty(help_text="The campaign step of its products, '<campaign>/<step>'.")
+    products = ArrayProperty(StringProperty(), help_text="uids of the products it computes.")
+    written_at = DateTimeNeo4jFormatProperty(help_text="When it was written (UTC).")
+
+
 class WebUser(StructuredNode):
     """A user of the web app (Neo4j Community has no roles, so the app enforces them)."""
 
@@ -465,7 +488,7 @@ def entity_classes() -> list[type[Entity]]:
 
 def all_classes() -> list[type[StructuredNode]]:
     """Every node class of the schema."""
-    return [*entity_classes(), Run, DataFile, Invalidation, WebUser, Lock]
+    return [*entity_classes(), Run, DataFile, Invalidation, Campaign, Task, WebUser, Lock]
 
 
 @lru_cache(maxsize=None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from latteprov import __version__
-from latteprov.cli import core, db, demo, export, ingest, record, sync, users, web
+from latteprov.cli import core, db, demo, export, ingest, plan, record, sync, users, web
 from latteprov.cli.context import AppContext
 from latteprov.errors import LatteprovError
 
@@ -33,6 +33,6 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for _area in (db, core, record, ingest, web, sync, users, export, demo):
+for _area in (db, core, record, ingest, plan, web, sync, users, export, demo):
     for _command in _area.COMMANDS:
         main.add_command(_command)
