@@ -122,3 +122,11 @@ MATCH (p:Entity {uid: u})
 WHERE coalesce($rank[p.state], -1) < $rank[$state]
 SET p.state = $state
 RETURN collect(p.uid) AS moved
+
+// name: step_products
+// Products of the campaign step $step ('<campaign>/<step>') on the configurations $configs
+// (null: every configuration): uid, name, state, valid, ensemble, config; by name.
+MATCH (p:Entity {campaign_step: $step})
+WHERE $configs IS NULL OR p.config IN $configs
+RETURN p.uid AS uid, p.name AS name, p.state AS state, p.valid AS valid, p.ensemble AS ensemble, p.config AS config
+ORDER BY name

@@ -188,6 +188,7 @@ class Step:
     bundle: int = 1
     loops: tuple[str, ...] = ()        # source, particle, flav_spin, tsep, current (in this order)
     averages: bool = False             # the node's name has an average's source set (src_avg{avg_set})
+    fields: frozenset[str] = frozenset()  # the fields of the node's file-name template
 
 
 @dataclass
@@ -206,8 +207,11 @@ class Campaign:
         return f"{self.name}/{step.name}"
 
     def combinations(self, step: Step, ens: Ensemble, config: int, stream: str) -> Iterator[dict[str, Any]]:
-        """The fields of each product of ``step`` on one configuration (not yet enriched)."""
-        base = {**ens.fields, "stream": stream, "config": config}
+        """The fields of each product of ``step`` on one configuration (not yet enriched): those of
+        its file-name template only, so that the node is the one its file's name means (what
+        ``ingest names`` makes of it, once it exists)."""
+        base = {k: v for k, v in ens.fields.items() if k in step.fields}
+        base.update(stream=stream, config=config)
         if step.averages:
             base["avg_set"] = ""  # CalLat's average of every source: ..._src_avg.h5
         sources = source_positions(config, ens.sources, ens.fields["nx"], ens.fields["nt"],
@@ -353,7 +357,7 @@ def _step(name: str, body: dict, conventions: conv.Conventions, where: str) -> S
     used = set(_FIELD.findall(spec.template))
     loops = tuple(dict.fromkeys(LOOP_FIELDS[f] for f in ("x", "particle", "flav_spin", "tsep", "current") if f in used))
     return Step(name, cls.__name__, node, dict(body.get("inputs", {})), body["command"], dict(body.get("resources", {})),
-                tuple(body.get("scheduler", ())), body.get("bundle", 1), loops, "avg_set" in used)
+                tuple(body.get("scheduler", ())), body.get("bundle", 1), loops, "avg_set" in used, frozenset(used))
 
 
 def _ordered_steps(steps: dict[str, Step], where: str) -> list[Step]:

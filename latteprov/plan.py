@@ -54,7 +54,7 @@ class PlanReport:
         return self.products / self.seconds if self.seconds else 0.0
 
 
-def _batches(camp: Campaign, counts: Counter, owners: list[tuple[str, str]], batch_size: int,
+def batches(camp: Campaign, counts: Counter, owners: list[tuple[str, str]], batch_size: int,
              advance: Callable[[int], None] | None) -> Iterator[GraphBatch]:
     """The campaign's rows, a configuration at a time, in batches of about ``batch_size`` rows;
     counts products per step into ``counts`` and every (uid, campaign_step) into ``owners``."""
@@ -103,7 +103,7 @@ def plan(store: Store, camp: Campaign, dry_run: bool = False, batch_size: int = 
     owners: list[tuple[str, str]] = []
     existing: Counter = Counter()
     if dry_run:
-        for _ in _batches(camp, counts, owners, batch_size, advance):
+        for _ in batches(camp, counts, owners, batch_size, advance):
             pass
         by_step = {camp.step_key(s): s.name for s in camp.steps}
         for part in chunks(owners, 10_000):
@@ -114,7 +114,7 @@ def plan(store: Store, camp: Campaign, dry_run: bool = False, batch_size: int = 
         document = {**camp.document, "steps": {s.name: camp.document["steps"][s.name] for s in camp.steps}}
         store.write("campaign_save", campaign=camp.name, source=camp.source, document=json.dumps(document))
         with graph.Writer(store) as writer:
-            for batch in _batches(camp, counts, owners, batch_size, advance):
+            for batch in batches(camp, counts, owners, batch_size, advance):
                 writer.put(batch)
         report.written = writer.result
         if writer.result.entities_matched:
