@@ -122,7 +122,7 @@ def written_view(answer: dict) -> RenderableType:
 
 
 @tasks.command("write")
-@click.option("--metaq", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--metaq", "directory", required=True, type=click.Path(path_type=Path),
               help="The METAQ directory (tasks go to its todo/).")
 @click.option("--step", default=None, metavar="STEP", help="Only this step (STEP or CAMPAIGN/STEP).")
 @click.option("--ensemble", default=None, metavar="TAG", help="Only this ensemble.")
@@ -172,7 +172,7 @@ def _running_jobs(ids: str | None, command: str | None) -> set[str] | None:
 
 
 @tasks.command("scan")
-@click.option("--metaq", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--metaq", "directory", required=True, type=click.Path(path_type=Path),
               help="The METAQ directory to read.")
 @click.option("--running-jobs", default=None, metavar="ID,ID...", help="Job ids that still run (others' working tasks are abandoned).")
 @click.option("--jobs-command", default=None, metavar="CMD",
