@@ -361,7 +361,8 @@ def _step(name: str, body: dict, conventions: conv.Conventions, where: str) -> S
 
 
 def _ordered_steps(steps: dict[str, Step], where: str) -> list[Step]:
-    """Steps with every feeding step before the steps it feeds; a cycle is an error."""
+    """Steps with every feeding step before the steps it feeds, otherwise in the file's order;
+    a cycle is an error."""
     sorter: graphlib.TopologicalSorter = graphlib.TopologicalSorter()
     for step in steps.values():
         sorter.add(step.name)
@@ -370,11 +371,17 @@ def _ordered_steps(steps: dict[str, Step], where: str) -> list[Step]:
                 raise CampaignError(f"{where}: steps.{step.name}.inputs.{role}: no step {feeder!r}")
             sorter.add(step.name, feeder)
     try:
-        order = list(sorter.static_order())
+        sorter.prepare()
     except graphlib.CycleError as exc:
         cycle = list(reversed(exc.args[1]))
         raise CampaignError(f"{where}: steps form a cycle: {' -> '.join(cycle)}") from None
-    return [steps[name] for name in order]
+    order: list[Step] = []
+    placed: set[str] = set()
+    while len(order) < len(steps):  # the first step (in the file) whose feeders are placed
+        step = next(s for s in steps.values() if s.name not in placed and set(s.inputs.values()) <= placed)
+        order.append(step)
+        placed.add(step.name)
+    return order
 
 
 def _check_fields(campaign: Campaign, step: Step, where: str) -> None:

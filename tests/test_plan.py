@@ -153,3 +153,20 @@ def test_source_positions_are_deterministic_inside_the_lattice_with_antipodes() 
     # four time shifts 0, T/2, T/4, 3T/4 from the first (random) time, as CalLat's t_shifts
     t0 = first[0]["t"]
     assert [s["t"] for s in first[::2]] == [(t0 + d) % 96 for d in (0, 48, 24, 72)]
+
+
+def test_the_documented_campaign_plans_the_whole_chain(store) -> None:
+    """docs/examples/a09m310_campaign.toml (docs/planning.md): CalLat's chain and the spectra's
+    post-processing; a source average derives from the eight tslices of its configuration."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "examples" / "a09m310_campaign.toml"
+    report = plan.plan(store, campaign.load(path))
+    assert {s["step"]: s["products"] for s in report.steps} == {
+        "flow": 3, "source": 24, "prop": 24, "spec": 24, "seqsrc": 24, "seqprop": 24, "formfac": 96,
+        "spec_4D": 24, "tslice": 24, "average": 3, "fft": 3}
+    rows = store.run_text("MATCH (a:DerivedDataset {step: 'average'})-[:DERIVED_FROM]->(t:DerivedDataset) "
+                          "RETURN a.config AS config, collect(DISTINCT t.step) AS steps, count(t) AS n ORDER BY config")
+    assert rows == [{"config": c, "steps": ["tslice"], "n": 8} for c in (300, 305, 310)]
+    # the form factors of dt-8 (proton_np) and dt8 (proton) are files of their own
+    assert sorted(store.run_text("MATCH (f:Baryon3pt) RETURN collect(DISTINCT f.tsep) AS t")[0]["t"]) == [-10, -8, 8, 10]
