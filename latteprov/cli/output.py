@@ -9,13 +9,16 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console, Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # imported where used: rich.tree is only needed for lineage trees
+    from rich.tree import Tree
 
 TABULAR = ("table", "json", "csv")
 DOCUMENT = ("table", "json")
