@@ -25,6 +25,7 @@ import re
 import shlex
 import shutil
 import string
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,13 +204,16 @@ def write_tasks(store: Store, directory: str | Path, step: str | None = None, en
     if limit is not None and limit < 0:
         raise InputError(f"limit must be 0 or more, not {limit}")
     chosen = frontier.select(frontier.steps(store), step)
-    staging = root / f".latteprov-staging-{os.getpid()}"
+    try:  # one staging folder per call (two writers at once each have their own), on DIR's file system
+        staging = Path(tempfile.mkdtemp(prefix=".latteprov-staging-", dir=root))
+    except OSError as exc:
+        raise InputError(f"METAQ directory {root}: cannot write the tasks: {exc.strerror or exc}") from None
     planned: list[tuple[_Claim, str, str]] = []
 
     def work(tx: neo4j.ManagedTransaction) -> list[dict]:
         planned.clear()
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
+        for leftover in staging.iterdir():  # a retried transaction starts over
+            leftover.unlink()
         claims, changed = _claim(tx, chosen, ensemble, limit)
         rows = []
         for claim in claims:
@@ -225,6 +229,7 @@ def write_tasks(store: Store, directory: str | Path, step: str | None = None, en
             tx.run(queries.get("tasks_record").text, rows=rows).consume()
         return changed
 
+    changed: list[dict] | None = None  # set once the claim is committed
     try:
         changed = store.write_tx(work)
         written = []
@@ -236,7 +241,7 @@ def write_tasks(store: Store, directory: str | Path, step: str | None = None, en
             written.append({"task": name, "path": str(target), "campaign": claim.info.campaign,
                             "step": claim.info.step, "products": [p["name"] for p in claim.products]})
     except OSError as exc:
-        if planned:  # committed, but the files could not be put in place: undo the claim
+        if changed is not None:  # committed, but the files could not be put in place: undo the claim
             _undo(store, root, changed, [name for _, name, _ in planned])
         raise InputError(f"METAQ directory {root}: cannot write the tasks: {exc.strerror or exc}") from None
     finally:

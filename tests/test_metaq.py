@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from latteprov import campaign, frontier, metaq, plan
+from latteprov import campaign, frontier, metaq, plan, status
 from planning_data import ready_uids, record_outcome, record_step, step_products, write_campaign
 
 FLAG = re.compile(r"^#METAQ\s+(\S+)\s+(\S+)\s*$")
@@ -199,11 +199,11 @@ def test_a_bad_metaq_directory_is_one_line_and_nothing_is_written(cli, store, re
 
 def test_an_unwritable_directory_found_while_writing_leaves_nothing_queued(store, ready_sources, monkeypatch) -> None:
     """The staging folder cannot be made (a read-only file system, say, where even root cannot
-    write): the claim is rolled back with it."""
-    def refuse(self, *args, **kwargs):
-        raise PermissionError(13, "Read-only file system")
+    write): nothing is claimed."""
+    def refuse(*args, **kwargs):
+        raise PermissionError(30, "Read-only file system")
 
-    monkeypatch.setattr(Path, "mkdir", refuse)
+    monkeypatch.setattr(metaq.tempfile, "mkdtemp", refuse)
     with pytest.raises(metaq.InputError, match="cannot write the tasks: Read-only file system"):
         metaq.write_tasks(store, ready_sources)
     assert {r["state"] for r in store.read("entity_states", uids=[p["uid"] for p in step_products(store, "source")])} == {"planned"}
@@ -250,3 +250,19 @@ def test_scan_without_job_states_calls_nothing_abandoned(cli, store, ready_sourc
     assert json.loads(listed.stdout)["abandoned"][0]["job"] == "77"
     missing = cli("tasks", "scan", "--metaq", ready_sources / "nope")
     assert missing.exit_code != 0 and missing.stderr.startswith("Error: METAQ directory ")
+
+
+def test_tasks_that_cannot_be_put_in_place_after_the_commit_are_unclaimed(store, ready_sources, monkeypatch) -> None:
+    """The claim committed, then the move into todo/ fails (a full disk, say): the products
+    are ready again, no Task node and no file is left."""
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(metaq.os, "replace", refuse)
+    with pytest.raises(metaq.InputError, match="cannot write the tasks: No space left on device"):
+        metaq.write_tasks(store, ready_sources)
+    monkeypatch.undo()
+    assert frontier.ready(store)["total"] == 4
+    assert store.run_text("MATCH (t:Task) RETURN count(t) AS n")[0]["n"] == 0
+    assert tasks_in(ready_sources) == []
+    assert sum(r["queued"] for r in status.status(store)) == 0
