@@ -262,28 +262,38 @@ def _status_key(rows: list[dict]) -> dict:
 
 # -- the loads -------------------------------------------------------------------------------
 def naive_neomodel(store: Store, batches: list[graph.GraphBatch]) -> int:
-    """The naive way: ``save()`` per node and ``connect()`` per edge through neomodel; rows written."""
+    """The naive way: ``save()`` per node and ``connect()`` per edge through neomodel; rows written.
+    (neomodel's own methods, called past latteprov's guards, which route saves through the
+    checked write path and refuse connects.)"""
+    from neomodel import StructuredNode, ZeroOrMore
+
+    def save(node: object) -> object:
+        return StructuredNode.save(node)
+
+    def connect(manager: object, other: object, props: dict | None = None) -> None:
+        ZeroOrMore.connect(manager, other, props)
+
     store.bind_neomodel()
     nodes: dict[str, object] = {}
     for batch in batches:
         for row in batch.entities:
             node = model.kind_class(row["props"]["kind"])(**row["props"], state=row["state"] or "done")
-            nodes[row["uid"]] = node.save()
+            nodes[row["uid"]] = save(node)
         for row in batch.runs:
             props = {**row["props"], **row["mutable"], "params": json.loads(row["props"]["params"])}
-            nodes[row["uid"]] = model.Run(**props).save()
+            nodes[row["uid"]] = save(model.Run(**props))
         for row in batch.files:
-            nodes[row["uid"]] = model.DataFile(**{**row["props"], **row["mutable"]}).save()
+            nodes[row["uid"]] = save(model.DataFile(**{**row["props"], **row["mutable"]}))
         for e in batch.edges:
             a, b = nodes[e["from"]], nodes[e["to"]]
             if e["type"] == "DERIVED_FROM":
-                a.derived_from.connect(b, {"role": e["role"]})
+                connect(a.derived_from, b, {"role": e["role"]})
             elif e["type"] == "GENERATED_BY":
-                a.generated_by.connect(b)
+                connect(a.generated_by, b)
             elif e["type"] == "USED":
-                a.used.connect(b)
+                connect(a.used, b)
             else:
-                a.stored_at.connect(b)
+                connect(a.stored_at, b)
     return len(nodes) + sum(len(b.edges) for b in batches)
 
 

@@ -110,7 +110,9 @@ RETURN n AS node, labels(n) AS labels,
 // number of direct derivatives, its files, the runs that generated it or used it, and the
 // invalidation and revalidation events that cover it (those whose root is the node or one of
 // its ancestors: only the root is linked to an event), each with ``active``: an invalidation
-// that no later revalidation of the same root undid (as in active_invalidations).
+// that no later revalidation of the same root undid (as in active_invalidations). For a run, what
+// it used and what it generated; for a data file, the products stored in it: the first $listed
+// by name of each, with their counts.
 CALL () {
   MATCH (n:Entity {uid: $uid}) RETURN n
   UNION
@@ -129,7 +131,16 @@ RETURN n AS node, labels(n) AS labels,
        COLLECT { MATCH (n)-[:DERIVED_FROM]->*(a:Entity)-[:INVALIDATED_BY]->(i:Invalidation) WHERE i.root = a.uid
                  WITH DISTINCT i
                  RETURN i {.*, active: i.action = 'invalidate' AND NOT EXISTS {
-                   MATCH (r:Invalidation {action: 'revalidate', root: i.root}) WHERE r.at > i.at } } } AS invalidations
+                   MATCH (r:Invalidation {action: 'revalidate', root: i.root}) WHERE r.at > i.at } } } AS invalidations,
+       COLLECT { MATCH (n)-[:USED]->(m:Entity) WITH m ORDER BY m.name LIMIT $listed
+                 RETURN {uid: m.uid, name: m.name, kind: m.kind, state: m.state, valid: m.valid} } AS used,
+       COUNT { (n)-[:USED]->(:Entity) } AS used_count,
+       COLLECT { MATCH (m:Entity)-[:GENERATED_BY]->(n) WITH m ORDER BY m.name LIMIT $listed
+                 RETURN {uid: m.uid, name: m.name, kind: m.kind, state: m.state, valid: m.valid} } AS generated,
+       COUNT { (:Entity)-[:GENERATED_BY]->(n) } AS generated_count,
+       COLLECT { MATCH (m:Entity)-[:STORED_AT]->(n) WITH m ORDER BY m.name LIMIT $listed
+                 RETURN {uid: m.uid, name: m.name, kind: m.kind, state: m.state, valid: m.valid} } AS stored,
+       COUNT { (:Entity)-[:STORED_AT]->(n) } AS stored_count
 
 // name: resolve_location
 // The product stored at dataset $dataset of the file $path (absolute), or of any file whose

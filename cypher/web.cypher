@@ -27,12 +27,22 @@ RETURN c AS node, labels(c) AS labels, COLLECT { MATCH (c)-[:STORED_AT]->(f:Data
        } END AS neighbours
 
 // name: web_search
-// Suggestions for the search box: entities whose name or uid starts with the words of $q
-// (a Lucene query built by the caller from escaped words), best matches first, at most $limit.
-// `details` are the fields that tell apart products of one file (spin, current, tsep ...).
-CALL db.index.fulltext.queryNodes('entity_search', $q) YIELD node, score
-RETURN node.uid AS uid, node.name AS name, node.kind AS kind, node.ensemble AS ensemble,
+// Suggestions for the search box and the search results: entities whose name contains every
+// word of $words anywhere (a fragment of a name: x29y20z7t28, e_305, proton_np; any script),
+// or whose uid starts with the first word. $words: the lower-cased words; $first: the first
+// word as typed (uids are case-sensitive). Names are matched in lower case (search_name, kept by
+// the write path, through its text index), so SS_A3 and ss_a3 are one fragment. Best first: a
+// name that starts with the first word, then shorter names; at most $limit. `details` are the fields that tell apart products of one
+// file (spin, current, tsep ...).
+CALL () {
+  MATCH (n:Entity) WHERE n.search_name CONTAINS $words[0] RETURN n
+  UNION
+  MATCH (n:Entity) WHERE n.uid STARTS WITH $first RETURN n
+}
+WITH n
+WHERE all(w IN $words WHERE n.search_name CONTAINS w OR toLower(n.uid) STARTS WITH w)
+RETURN n.uid AS uid, n.name AS name, n.kind AS kind, n.ensemble AS ensemble,
        [key IN ['step', 'config', 'particle', 'spin', 'flav_spin', 'current', 'tsep', 'sources']
-        WHERE node[key] IS NOT NULL | key + '=' + toString(node[key])] AS details
-ORDER BY score DESC, size(node.name), node.name
+        WHERE n[key] IS NOT NULL | key + '=' + toString(n[key])] AS details
+ORDER BY NOT n.search_name STARTS WITH $words[0], size(n.name), n.name
 LIMIT $limit

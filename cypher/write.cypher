@@ -6,45 +6,51 @@ SET l.tick = coalesce(l.tick, 0) + 1
 
 // name: existing_uids
 // Which of the uids a batch writes already exist: $entities (Entity uids), $runs (Run uids),
-// $files (DataFile uids). Returns entities and runs (lists of uids) and files ([{uid, status}]:
-// a new product's file_statuses are known from them). The write path creates the others with
+// $files (DataFile uids). Returns entities (a list of uids), runs ([{uid, props}]: recording a
+// run again adds what it lacks and reports what differs) and files ([{uid, status}]: a new
+// product's file_statuses are known from them). The write path creates the others with
 // CREATE (no MERGE, so no Eager operators); a concurrent creator of the same uid makes that
 // CREATE fail on the uniqueness constraint, and the whole batch is retried.
 CALL () { UNWIND $entities AS u MATCH (n:Entity {uid: u}) RETURN collect(u) AS entities }
-CALL () { UNWIND $runs AS u MATCH (n:Run {uid: u}) RETURN collect(u) AS runs }
+CALL () { UNWIND $runs AS u MATCH (n:Run {uid: u}) RETURN collect({uid: u, props: properties(n)}) AS runs }
 CALL () { UNWIND $files AS u MATCH (f:DataFile {uid: u}) RETURN collect({uid: u, status: f.status}) AS files }
 RETURN entities, runs, files
 
 // name: create_entities
 // Creates entities of one class that existing_uids did not find. $labels: the class's labels
 // (one statement per class, so they are a constant of the statement); $rows: [{props}], props
-// complete (uid, kind, name, state, valid, file_statuses ...).
+// complete (uid, kind, name, state, valid, file_statuses ...); search_name is the name in lower
+// case (the search box's text index).
 UNWIND $rows AS r
 CREATE (n:$($labels))
-SET n = r.props, n.created_at = datetime()
+SET n = r.props, n.created_at = datetime(), n.search_name = toLower(r.props.name)
 RETURN count(n) AS created
 
 // name: match_entities
 // Entities of a batch that exist already. $rows: [{uid, props, state}], $rank: the order of
-// states. A matched node keeps its properties; differing ones come back as conflicts. state only
+// states. A matched node gains the properties it lacks and keeps those it has; differing ones
+// come back as conflicts [{key, recorded}] (the name is a label: the first one stays). state only
 // moves forward (planned < running < failed < done: a late 'running' never demotes a finished
-// product, a re-run that succeeds lifts a failed one). Returns uid and conflicts per row.
+// product, a re-run that succeeds lifts a failed one). Returns uid, kind, name and conflicts per row.
 UNWIND $rows AS r
 MATCH (n:Entity {uid: r.uid})
+WITH r, n, [k IN keys(r.props) WHERE k <> 'name' AND n[k] IS NOT NULL AND n[k] <> r.props[k] | {key: k, recorded: n[k]}] AS conflicts,
+     [k IN keys(r.props) WHERE n[k] IS NULL] AS missing
+FOREACH (k IN missing | SET n[k] = r.props[k])
 FOREACH (_ IN CASE WHEN r.state IS NOT NULL AND coalesce($rank[r.state], -1) > coalesce($rank[n.state], -1)
                    THEN [1] ELSE [] END | SET n.state = r.state)
-RETURN r.uid AS uid,
-       [k IN keys(r.props) WHERE k <> 'name' AND n[k] IS NOT NULL AND n[k] <> r.props[k]] AS conflicts
+RETURN r.uid AS uid, n.kind AS kind, n.name AS name, conflicts
 
 // name: merge_runs
 // Updates runs that exist already (or creates them). $rows: [{uid, props, mutable, times,
-// mtimes}]; mutable holds end time and exit state; times and mtimes hold the datetimes of props
-// and mutable as [epoch seconds, nanosecond, zone] (see create_runs). Like props, a time of
-// props is only set where the run has none (FOREACH cannot go in ON CREATE). The exit state and
-// end time move together and only forward ($rank): a late start event never reopens a run.
+// mtimes}]: props holds only what the run lacks (the writer compares and reports conflicts),
+// mutable its end time and exit state; times and mtimes hold the datetimes of props and mutable
+// as [epoch seconds, nanosecond, zone] (see create_runs), set only where the run has none. The
+// exit state and end time move together and only forward ($rank): a late start event never
+// reopens a run.
 UNWIND $rows AS r
 MERGE (run:Run {uid: r.uid})
-ON CREATE SET run += r.props
+SET run += r.props
 FOREACH (k IN [k IN keys(r.times) WHERE run[k] IS NULL] | SET run[k] = datetime({epochSeconds: r.times[k][0], nanosecond: r.times[k][1], timezone: r.times[k][2]}))
 FOREACH (_ IN CASE WHEN run.exit_state IS NULL
                         OR coalesce($rank[r.mutable.exit_state], -1) > coalesce($rank[run.exit_state], -1)
@@ -204,6 +210,14 @@ CALL (a) {
   SET a.file_statuses = COLLECT { MATCH (a)-[:STORED_AT]->(g:DataFile) WHERE g.status IS NOT NULL RETURN g.status }
 } IN TRANSACTIONS OF 10000 ROWS
 
+// name: fill_search_names
+// One-off migration run by 'latteprov init': entities written before they carried search_name
+// (or loaded by neo4j-admin import) get it; a no-op once every entity has it.
+MATCH (a:Entity) WHERE a.search_name IS NULL
+CALL (a) {
+  SET a.search_name = toLower(a.name)
+} IN TRANSACTIONS OF 10000 ROWS
+
 // name: invalid_entities
 // Which of the entities $uids are invalid: a product recorded later, derived from one of them,
 // is invalid too (validity does not depend on the order things are recorded in).
@@ -211,3 +225,15 @@ UNWIND $uids AS u
 MATCH (n:Entity {uid: u})
 WHERE n.valid = false
 RETURN collect(u) AS invalid
+
+// name: invalidate_downstream
+// Inside a write transaction that holds the tally lock: existing entities $uids gained an
+// invalid input, so they and everything derived from them become invalid (validity does not
+// depend on the order of events). Marks only what is still valid and returns it counted per
+// (ensemble, kind) for the tallies: [{ensemble ('' for shared entities), kind, count}].
+UNWIND $uids AS u
+MATCH (:Entity {uid: u})<-[:DERIVED_FROM]-*(d:Entity)
+WITH DISTINCT d
+WHERE d.valid IS NULL OR d.valid <> false
+SET d.valid = false
+RETURN coalesce(d.ensemble, '') AS ensemble, d.kind AS kind, count(*) AS count

@@ -2,9 +2,9 @@
 
 __version__ = "0.1.0"
 
-# The job-script API, imported on first use so that ``import latteprov`` stays cheap.
+# The job-script API and connect() (questions through the model classes), imported on first use so that ``import latteprov`` stays cheap.
 _LAZY = {"run": ("latteprov.record", "run"), "declare": ("latteprov.record", "declare"),
-         "step": ("latteprov.ingest.step", "step")}
+         "step": ("latteprov.ingest.step", "step"), "connect": ("latteprov.orm", "connect")}
 
 
 def __getattr__(name: str) -> object:

@@ -10,7 +10,9 @@ rules check what the batch holds and the rest is checked again when the spool is
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +45,29 @@ def _label(row: dict) -> str:
     return f"{props.get('kind', '?')} {props.get('name') or row['uid']}"
 
 
+def _check_values(label: str, values: dict) -> None:
+    """Every value is one Neo4j can store and compare: text, a boolean, a finite number, a
+    64-bit integer, a datetime, or a list of those. Rows built by :mod:`latteprov.rows` are so
+    already; this catches rows built by hand and spool files written by hand or by an older
+    version, before the driver fails on them."""
+    for key, value in values.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool) or item is None or isinstance(item, (str, datetime)):
+                continue
+            if isinstance(item, float):
+                if not math.isfinite(item):
+                    raise CheckError(f"{label}: {key}={item!r} is not a finite number")
+            elif isinstance(item, int):
+                if not model.INT64_MIN <= item <= model.INT64_MAX:
+                    raise CheckError(f"{label}: {key}={item!r} is beyond 64-bit integers")
+            else:
+                raise CheckError(f"{label}: {key} is a {type(item).__name__}, which no property can hold")
+
+
 def _check_row(row: dict) -> None:
     """The rules that need nothing but the row itself."""
     props = row["props"]
+    _check_values(_label(row), props)
     if row.get("state") is not None and row["state"] not in model.STATES:
         raise CheckError(f"{_label(row)}: state {row['state']!r} is not one of {', '.join(model.STATES)}")
     parity = props.get("parity")
@@ -73,15 +95,20 @@ def known_geometry(tag: str) -> dict | None:
     return decode_long_tag(long_tag) if long_tag else None
 
 
-def _check_origin(row: dict, extent: dict) -> None:
+def _check_origin(row: dict, extent: dict | None) -> None:
+    """An origin lies inside its ensemble's lattice (``extent``: nx, nt); without a known
+    extent, at least no coordinate is negative (the upper bound is checked once the ensemble
+    is recorded, see :func:`check_in_tx`)."""
     props = row["props"]
-    nx, nt = extent.get("nx"), extent.get("nt")
+    nx, nt = (extent or {}).get("nx"), (extent or {}).get("nt")
     for axis in ORIGIN:
         value = props.get(axis)
         size = nt if axis == "t" else nx
-        if value is not None and size is not None and not 0 <= value < size:
-            raise CheckError(f"{_label(row)}: origin {axis}={value} is outside the lattice "
-                             f"0 <= {axis} < {size} of ensemble {props['ensemble']}")
+        if value is None:
+            continue
+        if value < 0 or (size is not None and value >= size):
+            bound = f"0 <= {axis} < {size} of ensemble {props['ensemble']}" if size is not None else f"{axis} >= 0"
+            raise CheckError(f"{_label(row)}: origin {axis}={value} is outside the lattice {bound}")
 
 
 def _same(values: Iterable[tuple[str, dict]], keys: tuple[str, ...], what: str, owner: str) -> None:
@@ -105,10 +132,12 @@ def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
     for row in batch.entities:
         _check_row(row)
     for run in batch.runs:
+        _check_values(f"Run {run['props'].get('name') or run['uid']}", {**run["props"], **run.get("mutable", {})})
         state = run.get("mutable", {}).get("exit_state")
         if state is not None and state not in model.STATES:
             raise CheckError(f"Run {run['uid']}: exit state {state!r} is not one of {', '.join(model.STATES)}")
     for row in batch.files:
+        _check_values(f"DataFile {row['props'].get('path')}", {**row["props"], **row.get("mutable", {})})
         status = row.get("mutable", {}).get("status", row["props"].get("status"))
         if status not in model.FILE_STATUSES:
             raise CheckError(f"DataFile {row['props'].get('path')}: status {status!r} is not one of "
@@ -142,9 +171,7 @@ def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
 
     for row in placed:
         tag = row["props"]["ensemble"]
-        extent = ensembles.get(tag) or known_geometry(tag)
-        if extent:
-            _check_origin(row, extent)
+        _check_origin(row, ensembles.get(tag) or known_geometry(tag))
 
     for frm, tos in correlator_edges.items():
         owner = props_of(frm)
@@ -185,3 +212,20 @@ def check_in_tx(tx: neo4j.ManagedTransaction, batch: "GraphBatch") -> None:
                 {n["uid"]: n for n in record["nodes"]})
 
     check_batch(batch, lookup)
+    _check_placed_products(tx, batch)
+
+
+def _check_placed_products(tx: neo4j.ManagedTransaction, batch: "GraphBatch") -> None:
+    """An ensemble recorded (or given its extent) after products placed on it: the origins
+    already in the graph must lie inside it too, so the rule holds whatever the order of events.
+    Only for ensembles of the batch that the graph holds without an extent, or not at all."""
+    ensembles = [{"tag": row["props"]["tag"], "nx": row["props"].get("nx"), "nt": row["props"].get("nt")}
+                 for row in batch.entities if row["props"].get("kind") == "Ensemble"
+                 and (row["props"].get("nx") is not None or row["props"].get("nt") is not None)]
+    if not ensembles:
+        return
+    found = tx.run(queries.get("placed_outside").text, ensembles=ensembles).single()
+    if found is not None:
+        axis, value, size = found["axis"], found["value"], found["size"]
+        raise CheckError(f"Ensemble {found['tag']}: {found['kind']} {found['name']}, already recorded, has origin "
+                         f"{axis}={value} outside the lattice 0 <= {axis} < {size} this ensemble gives")

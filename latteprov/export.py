@@ -22,9 +22,10 @@ from neomodel import BooleanProperty, DateTimeNeo4jFormatProperty, FloatProperty
 
 from latteprov import model, queries
 from latteprov.errors import InputError
+from latteprov.rows import LINK_RULES
 from latteprov.store import Store
 
-RELATIONSHIP_TYPES = ("DERIVED_FROM", "GENERATED_BY", "USED", "STORED_AT", "INVALIDATED_BY")
+RELATIONSHIP_TYPES = tuple(LINK_RULES)
 
 
 def exported_classes() -> list[type[StructuredNode]]:

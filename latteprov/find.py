@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from neomodel import BooleanProperty, DateTimeNeo4jFormatProperty, StructuredNode
+from neomodel import ArrayProperty, BooleanProperty, DateTimeNeo4jFormatProperty, StructuredNode
 
 from latteprov import model, queries
 from latteprov.errors import InputError
@@ -63,9 +63,13 @@ def _check_property(cls: type[StructuredNode], prop: str) -> Any:
 
 
 def _typed(cls: type[StructuredNode], flt: Filter) -> Any:
-    """The filter's value as the property's declared type."""
+    """The filter's value as the property's declared type (for a list property, its items')."""
     prop = _check_property(cls, flt.prop)
     if flt.op == "~":
+        return flt.value
+    if isinstance(prop, ArrayProperty):
+        if flt.op not in ("=", "!="):
+            raise InputError(f"filter {flt}: {flt.prop} is a list; use = (has the item), != (has not) or ~ (an item contains)")
         return flt.value
     if isinstance(prop, BooleanProperty):
         if flt.value.lower() not in _BOOLEANS:
@@ -83,10 +87,60 @@ def _typed(cls: type[StructuredNode], flt: Filter) -> Any:
         raise InputError(f"filter {flt}: {exc}") from None
 
 
+# Shown first, in this order, when a class has them (the node_json keys come from outside props).
+LEADING_COLUMNS = ("name", "kind", "state", "valid", "ensemble")
+
+
+def searchable_classes() -> list[type[StructuredNode]]:
+    """The classes whose nodes may be searched (``latteprov find``, the web tables): entities,
+    runs, files and invalidation events; not users."""
+    return [*model.entity_classes(), model.Run, model.DataFile, model.Invalidation]
+
+
+def columns(cls: type[StructuredNode]) -> list[str]:
+    """Every column of ``cls``: the common ones first, then its own properties, the uid last."""
+    props = [p for p in _properties(cls) if p not in ("uid", "search_name")]
+    return [c for c in LEADING_COLUMNS if c in props] + [p for p in props if p not in LEADING_COLUMNS] + ["uid"]
+
+
+def default_columns(cls: type[StructuredNode], rows: list[dict]) -> tuple[list[str], dict[str, Any]]:
+    """The columns worth a reader's width for ``rows`` (node_json shape) of ``cls``: the name,
+    the natural-key fields that differ between the rows, state and validity; and the key fields
+    every row shares, with their one value (for a caption), so nothing that tells rows apart is
+    hidden and nothing that does not is repeated on every row."""
+    key = [k for k in getattr(cls, "natural_key", ()) if k != "name"]
+    shared: dict[str, Any] = {}
+    varying = []
+    for k in key:
+        values = {repr(r["props"].get(k)) for r in rows}
+        if len(values) == 1 and rows:
+            value = rows[0]["props"].get(k)
+            if value is not None:
+                shared[k] = value
+        elif len(values) > 1:
+            varying.append(k)
+    base = ["name"] if "name" in _properties(cls) else ["uid"]
+    tail = [c for c in ("state", "valid") if c in _properties(cls) or c == "valid" and issubclass(cls, model.Entity)]
+    if cls is model.Run:
+        tail = ["run_kind", "job_id", "exit_state", "started_at", "ended_at"]
+    elif cls is model.DataFile:
+        tail = ["host", "path", "status", "size"]
+    return [*base, *varying, *[c for c in tail if c not in varying]], shared
+
+
+def check_columns(cls: type[StructuredNode], wanted: list[str]) -> list[str]:
+    """``wanted`` if every one is a column of ``cls``, else an InputError naming the first that is not."""
+    known = columns(cls)
+    for col in wanted:
+        if col not in known:
+            raise InputError(f"{cls.__name__} has no column {col!r}; columns: {', '.join(known)}")
+    return wanted
+
+
 def searchable(kind: str) -> type[StructuredNode]:
     """The class of ``kind`` if its nodes may be searched (entities, runs, files, events; not users)."""
     cls = model.kind_class(kind)
-    allowed = [*model.entity_classes(), model.Run, model.DataFile, model.Invalidation]
+    allowed = searchable_classes()
     if cls not in allowed:
         raise InputError(f"{cls.__name__} cannot be searched; kinds: {', '.join(c.__name__ for c in allowed)}")
     return cls
@@ -100,7 +154,10 @@ def _build(name: str, kind: str, filters: list[Filter]) -> tuple[str, dict, type
         prop = _check_property(cls, flt.prop)
         params[f"v{i}"] = _typed(cls, flt)
         field = f"n.`{flt.prop}`"
-        if flt.op == "~":
+        if isinstance(prop, ArrayProperty):  # a list: its items are what a filter looks at
+            conditions.append(f"any(item IN coalesce({field}, []) WHERE toLower(toString(item)) CONTAINS toLower($v{i}))"
+                              if flt.op == "~" else f"{'' if flt.op == '=' else 'NOT '}$v{i} IN coalesce({field}, [])")
+        elif flt.op == "~":
             conditions.append(f"toLower(toString({field})) CONTAINS toLower($v{i})")
         elif isinstance(prop, DateTimeNeo4jFormatProperty):
             # instants, not their spelling: both sides in UTC (Cypher's = on zoned datetimes

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import calendar
 import graphlib
+import json
 import queue
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +24,7 @@ from latteprov import checks, model, queries, tally
 from latteprov.errors import InputError
 from latteprov.identity import is_uid, make_uid
 from latteprov.lookup import resolve
-from latteprov.rows import LINK_RULES, FILE_MUTABLE, GraphBatch, edge, entity, file_row, now, run_row  # noqa: F401 (the writer's rows)
+from latteprov.rows import LINK_RULES, FILE_MUTABLE, GraphBatch, edge, entity, file_row, now, run_row, run_uid  # noqa: F401 (the writer's rows)
 from latteprov.store import Store, StoreError
 
 # Edge type -> (query that MERGEs it, query that CREATEs it when an endpoint is new).
@@ -98,17 +100,59 @@ def _create(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
 
 
 def _merged_runs(runs: list[dict]) -> list[dict]:
-    """Runs by uid: the first row's properties, and the end time and exit state of the furthest
-    state any row reached (what MERGE-ing the rows one after the other leaves: states only move
-    forward, see merge_runs)."""
+    """Runs by uid: the first row's properties with what later rows add, and the end time and
+    exit state of the furthest state any row reached (what MERGE-ing the rows one after the
+    other leaves: states only move forward, see merge_runs)."""
     merged: dict[str, dict] = {}
     rank = lambda mutable: model.STATE_RANK.get(mutable.get("exit_state"), -1)  # noqa: E731
     for row in runs:
         if row["uid"] not in merged:
-            merged[row["uid"]] = {**row, "mutable": dict(row["mutable"])}
-        elif rank(row["mutable"]) > rank(merged[row["uid"]]["mutable"]):
-            merged[row["uid"]]["mutable"] = dict(row["mutable"])
+            merged[row["uid"]] = {**row, "props": dict(row["props"]), "mutable": dict(row["mutable"])}
+            continue
+        first = merged[row["uid"]]
+        for key, value in row["props"].items():
+            first["props"].setdefault(key, value)
+        if rank(row["mutable"]) > rank(first["mutable"]):
+            first["mutable"] = dict(row["mutable"])
     return list(merged.values())
+
+
+def _native(value: Any) -> Any:
+    """A value read from Neo4j as Python would have given it (temporal values to datetime)."""
+    return value.to_native() if hasattr(value, "to_native") else value
+
+
+def _shown(value: Any) -> str:
+    return repr(value.isoformat() if isinstance(value, datetime) else value)
+
+
+def _run_merge(row: dict, recorded: dict) -> tuple[dict, list[str]]:
+    """What recording ``row`` again adds to the run whose properties are ``recorded``: the
+    properties it lacks (parameters key by key), and one conflict line per property (or
+    parameter) recorded with another value, which is kept. Times compare as instants; the
+    name is a label, the first one stays."""
+    add: dict = {}
+    conflicts: list[str] = []
+    label = f"Run {recorded.get('name') or row['uid']}"
+    for key, value in row["props"].items():
+        if key in ("uid", "name"):
+            continue
+        old = _native(recorded.get(key))
+        if old is None:
+            add[key] = value
+        elif key == "params" and old != value:
+            kept, given = json.loads(old), json.loads(value)
+            for k in sorted(given):
+                if k not in kept:
+                    kept[k] = given[k]
+                elif kept[k] != given[k]:
+                    conflicts.append(f"{label}: params.{k} recorded {kept[k]!r}, given {given[k]!r} (the recorded value is kept)")
+            merged = json.dumps(kept, sort_keys=True)
+            if merged != old:
+                add[key] = merged
+        elif old != value:
+            conflicts.append(f"{label}: {key} recorded {_shown(old)}, given {_shown(value)} (the recorded value is kept)")
+    return add, conflicts
 
 
 def _zone(tz: Any, at: datetime) -> str:
@@ -174,7 +218,9 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     file_uids = {row["uid"] for row in files} | {e["to"] for e in stored_at}
     existing = tx.run(queries.get("existing_uids").text, entities=[row["uid"] for row in entities],
                    runs=[row["uid"] for row in runs], files=sorted(file_uids)).single()
-    old_entities, old_runs = set(existing["entities"]), set(existing["runs"])
+    old_entities = set(existing["entities"])
+    recorded_runs = {r["uid"]: r["props"] for r in existing["runs"]}
+    old_runs = set(recorded_runs)
     file_status = {f["uid"]: f["status"] for f in existing["files"]}
     new_files = {row["uid"] for row in files} - file_status.keys()
     for row in files:  # the status each file has once merge_files/create_files ran
@@ -187,6 +233,10 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     # are all sources of this batch's STORED_AT edges). New entities are counted from the
     # properties they are created with (read back, they would only cost a second lookup), so
     # the snapshots skip those that become reachable through an old file.
+    # Validity whatever the order: new products of invalid inputs are created invalid, and an
+    # existing product that gains an invalid input is marked with everything downstream of it.
+    inherited, marked = _invalid_closure(tx, derived, created, locked=counted)
+    counted = counted or bool(marked)
     tracked = tally.Tracker(tx, [u for u in (*(row["uid"] for row in entities), *(e["from"] for e in stored_at))
                                  if u not in created],
                             [u for u in (row["uid"] for row in files) if u not in new_files], locked=counted,
@@ -197,7 +247,6 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
     for e in stored_at:
         if e["from"] in created and file_status.get(e["to"]) is not None:
             statuses.setdefault(e["from"], []).append(file_status[e["to"]])
-    inherited = _inherited_invalidity(tx, derived, created)
     by_labels: dict[tuple[str, ...], list[dict]] = {}
     matched = []
     for row in entities:
@@ -210,16 +259,26 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             matched.append({"uid": row["uid"], "props": row["props"], "state": row["state"]})
     for labels, rows in by_labels.items():
         _create(tx, "create_entities", labels=list(labels), rows=rows)
+    given = {row["uid"]: row["props"] for row in matched}
     for rec in tx.run(queries.get("match_entities").text, rows=matched, rank=model.STATE_RANK) if matched else ():
-        if rec["conflicts"]:
-            result.conflicts.append(f"{rec['uid']}: differs in {', '.join(rec['conflicts'])}")
+        for c in rec["conflicts"]:
+            old, new = _native(c["recorded"]), given[rec["uid"]][c["key"]]
+            if old != new:  # Cypher's datetime equality also compares zones; an instant is an instant
+                result.conflicts.append(f"{rec['kind']} {rec['name']}: {c['key']} recorded {_shown(old)}, "
+                                        f"given {_shown(new)} (the recorded value is kept)")
     result.entities_created, result.entities_matched = len(created), len(matched)
 
     if new_runs:
         _create(tx, "create_runs", rows=[_wired(row) for row in runs if row["uid"] in new_runs])
     if len(runs) > len(new_runs):
-        tx.run(queries.get("merge_runs").text, rank=model.STATE_RANK,
-               rows=[_wired(row) for row in runs if row["uid"] not in new_runs]).consume()
+        rows = []
+        for row in runs:
+            if row["uid"] in new_runs:
+                continue
+            add, conflicts = _run_merge(row, recorded_runs[row["uid"]])
+            result.conflicts += conflicts
+            rows.append(_wired({**row, "props": add}))
+        tx.run(queries.get("merge_runs").text, rank=model.STATE_RANK, rows=rows).consume()
     if new_files:
         _create(tx, "create_files", rows=[_wired(row) for row in files if row["uid"] in new_files])
     if len(files) > len(new_files):
@@ -254,14 +313,15 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
             cycle = found["cycle"] if found is not None else None
         if cycle is not None:
             raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
-    tracked.settle(tally.new_entities(r["props"] for rows in by_labels.values() for r in rows))
+    created_counts = tally.new_entities(r["props"] for rows in by_labels.values() for r in rows)
+    tracked.settle(created_counts + marked)
     return result
 
 
 def _broken_link(tx: neo4j.ManagedTransaction, type_: str, rows: list[dict], batch: GraphBatch) -> str:
     """Why some ``type_`` edges of a batch joined nothing: the first edge naming an unknown node
     or breaking the link rule (:data:`latteprov.rows.LINK_RULES`), by name and kind."""
-    source, target, meaning = LINK_RULES[type_]
+    source, target, _, meaning, _ = LINK_RULES[type_]
     uids = sorted({e["from"] for e in rows} | {e["to"] for e in rows})
     kinds = {k["uid"]: k for k in tx.run(queries.get("node_kinds").text, uids=uids).single()["kinds"]}
     names = {row["uid"]: f"{row['props'].get('kind', '')} {row['props'].get('name')}".strip()
@@ -295,6 +355,35 @@ def _inherited_invalidity(tx: neo4j.ManagedTransaction, derived: list[dict], cre
         invalid.update(e["from"] for e in edges if e["to"] in invalid)
         grew = len(invalid) > before
     return invalid & created
+
+
+def _invalid_closure(tx: neo4j.ManagedTransaction, derived: list[dict], created: set[str],
+                     locked: bool) -> tuple[set[str], Counter]:
+    """Validity of a batch's derivations, to the fixpoint: the new entities to create invalid
+    (:func:`_inherited_invalidity`), after marking invalid, in the graph, every existing entity
+    that gains a DERIVED_FROM edge to an invalid input (old, or new and invalid) together with
+    everything derived from it. Returns the new invalid entities and the tally counts of what
+    was marked ({(ensemble, kind, 'invalid'): n}); takes the tally lock before marking unless
+    ``locked``."""
+    marked: Counter = Counter()
+    done: set[str] = set()
+    while True:
+        inherited = _inherited_invalidity(tx, derived, created)
+        edges = [e for e in derived if e["from"] not in created and e["from"] not in done]
+        if not edges:
+            return inherited, marked
+        asked = sorted({e["to"] for e in edges if e["to"] not in created} | {e["from"] for e in edges})
+        invalid = set(tx.run(queries.get("invalid_entities").text, uids=asked).single()["invalid"])
+        roots = sorted({e["from"] for e in edges if e["from"] not in invalid
+                        and (e["to"] in invalid or e["to"] in inherited)})
+        done.update(invalid & {e["from"] for e in edges}, roots)
+        if not roots:
+            return inherited, marked
+        if not locked:
+            tally.take_lock(tx)
+            locked = True
+        for rec in tx.run(queries.get("invalidate_downstream").text, uids=roots):
+            marked[(rec["ensemble"], rec["kind"], "invalid")] += rec["count"]
 
 
 def write(store: Store, batch: GraphBatch) -> WriteResult:

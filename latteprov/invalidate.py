@@ -29,12 +29,14 @@ BATCH = 10_000
 
 
 def impact(store: Store, ident: str, with_uids: bool = True) -> dict:
-    """What invalidating ``ident`` would mark: counts by kind and ensemble (and the uids)."""
+    """What invalidating ``ident`` would mark: ``{root, root_label ('Kind name'), total,
+    already_invalid, by_kind_ensemble: [{kind, ensemble, count}]}`` (and ``uids``)."""
     uid = resolve(store, ident)
     rows = store.read("subtree_impact", uid=uid)
     if not rows:
         raise InputError(f"{ident!r} is not a data product; only entities can be invalidated")
-    out = {"root": uid, "total": sum(r["count"] for r in rows),
+    label = store.read("node_kinds", uids=[uid])[0]["kinds"][0]["name"]  # 'GaugeConfig l3296...e.305'
+    out = {"root": uid, "root_label": label, "total": sum(r["count"] for r in rows),
            "already_invalid": sum(r["already_invalid"] for r in rows),
            "by_kind_ensemble": [{"kind": r["kind"], "ensemble": r["ensemble"], "count": r["count"]} for r in rows]}
     if with_uids:

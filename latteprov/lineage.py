@@ -13,15 +13,18 @@ from typing import Any
 import neo4j
 
 from latteprov import model
-from latteprov.errors import NotFound
+from latteprov.errors import InputError, NotFound
 from latteprov.identity import is_uid
 from latteprov.lookup import resolve
 from latteprov.store import Store
 
 SHAPE_KEYS = ("uid", "name", "kind", "labels", "state", "valid")
-# Kept on entities for the status report (a copy of their files' statuses), not a property to show.
-DERIVED_KEYS = ("file_statuses",)
+# Kept on entities by the write path for the search box (the name in lower case): a copy, not a
+# property to show. (file_statuses, the statuses of an entity's files, is shown and filtered.)
+DERIVED_KEYS = ("search_name",)
 _HIDDEN = frozenset(SHAPE_KEYS + DERIVED_KEYS)
+# How many of a run's inputs and outputs (and of a file's products) a node's details list.
+LISTED = 500
 # Downstream answers larger than this are cut to the nodes nearest the root (and summarised).
 FANOUT_LIMIT = 200
 
@@ -74,8 +77,10 @@ def depths(root: str, adjacency: dict[str, list[str]]) -> dict[str, int]:
 
 
 def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None) -> dict:
-    """Everything ``ident`` was derived from, with the runs that made each node."""
+    """Everything ``ident`` was derived from, with the runs that made each node; ``depth`` hops
+    at most (None: all); InputError for a negative depth or an unknown kind."""
     check_kinds(kinds)
+    check_depth(depth)
     uid, row = _traverse(store, "lineage", ident)
     if row is None:
         raise NotFound(f"{ident!r} is not a data product (no lineage)")
@@ -100,8 +105,10 @@ def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[
 
 def downstream(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None,
                all_nodes: bool = False) -> dict:
-    """Everything derived from ``ident``; beyond FANOUT_LIMIT nodes, the nearest ones plus counts by kind."""
+    """Everything derived from ``ident``; beyond FANOUT_LIMIT nodes, the nearest ones plus counts by
+    kind; InputError for a negative depth or an unknown kind."""
     check_kinds(kinds)
+    check_depth(depth)
     uid, row = _traverse(store, "downstream", ident, depth=depth, all=all_nodes, limit=FANOUT_LIMIT,
                          kinds=[k.lower() for k in kinds] if kinds else None)
     if row is None:
@@ -127,9 +134,10 @@ def path(store: Store, a: str, b: str) -> dict:
 
 
 def details(store: Store, ident: str) -> dict:
-    """One node with its inputs, number of derivatives, files, runs and invalidation events
-    (one round trip for a uid; a name is resolved first)."""
-    _, row = _traverse(store, "node_details", ident)
+    """One node with its inputs, number of derivatives, files, runs and invalidation events; for a
+    run, what it used and generated; for a data file, its products (the first :data:`LISTED` of
+    each by name, with counts). One round trip for a uid; a name is resolved first."""
+    _, row = _traverse(store, "node_details", ident, listed=LISTED)
     if row is None:  # node_details knows every node resolve_id knows: deleted meanwhile
         raise NotFound(f"no node with uid or name {ident!r}")
     return {"node": node_json(row["node"], row["labels"]),
@@ -138,13 +146,23 @@ def details(store: Store, ident: str) -> dict:
             "files": [{k: plain(v) for k, v in f.items()} for f in row["files"]],
             "runs": [{k: plain(v) for k, v in r.items()} for r in row["runs"]],
             "invalidations": sorted(({k: plain(v) for k, v in i.items()} for i in row["invalidations"]),
-                                    key=lambda i: i["at"] or "")}
+                                    key=lambda i: i["at"] or ""),
+            # a run's inputs and outputs, a file's products: the first LISTED by name, and how many
+            "used": row["used"], "used_count": row["used_count"],
+            "generated": row["generated"], "generated_count": row["generated_count"],
+            "stored": row["stored"], "stored_count": row["stored_count"]}
 
 
 def check_kinds(kinds: Iterable[str] | None) -> None:
     """Refuse kind filters that name no class of the schema."""
     for kind in kinds or ():
         model.kind_class(kind)
+
+
+def check_depth(depth: int | None) -> None:
+    """Refuse a negative depth (0 is the node itself with the run that made it)."""
+    if depth is not None and depth < 0:
+        raise InputError(f"depth must be 0 or more, not {depth}")
 
 
 def _trim(graph: dict, adjacency: dict[str, list[str]], depth: int | None, kinds: Iterable[str] | None) -> dict:

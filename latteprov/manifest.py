@@ -23,7 +23,6 @@ import yaml
 from latteprov import checks, graph, model
 from latteprov.errors import InputError
 from latteprov.graph import GraphBatch
-from latteprov.identity import make_uid
 from latteprov.record import agent, stat_file
 from latteprov.spool import SpoolWriter
 from latteprov.store import Store, StoreUnavailable
@@ -291,15 +290,19 @@ def build(run: ManifestRun) -> BuiltRun:
             except InputError as exc:
                 raise ManifestError(f"{where}: $.outputs[{j}].files[{k}]: {exc}") from None
     host, user = agent()
-    uid = data.get("uid") or make_uid("Run", {
-        "kind": data["kind"], "command": data.get("command"), "host": data.get("host", host),
-        "job_id": str(data.get("job_id", "")), "started_at": data.get("started_at"), "outputs": sorted(outputs)})
     job_id = data.get("job_id")
-    batch.runs.append(graph.run_row(
-        uid, kind=data["kind"], name=data.get("name"), command=data.get("command"),
-        code_version=data.get("code_version"), host=data.get("host", host), user=data.get("user", user),
-        job_id=None if job_id is None else str(job_id), params=data.get("params"),
-        started_at=_time(data.get("started_at")), ended_at=_time(data.get("ended_at")), exit_state=state))
+    job_id = None if job_id is None else str(job_id)
+    started = _time(data.get("started_at"))
+    uid = data.get("uid") or graph.run_uid(host=data.get("host", host), job_id=job_id, started_at=started,
+                                           kind=data["kind"], command=data.get("command"), outputs=outputs)
+    try:
+        batch.runs.append(graph.run_row(
+            uid, kind=data["kind"], name=data.get("name"), command=data.get("command"),
+            code_version=data.get("code_version"), host=data.get("host", host), user=data.get("user", user),
+            job_id=job_id, params=data.get("params"), started_at=started, ended_at=_time(data.get("ended_at")),
+            exit_state=state))
+    except InputError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
     for target in dict.fromkeys(used):
         batch.link(uid, target, type="USED")
     batch.extend(produced)
@@ -349,6 +352,8 @@ def record(store: Store, sources: Iterable[str], offline: bool = False, stdin: s
         reason = "offline"
     with SpoolWriter(store.settings.spool_dir, f"record-{len(built)}-runs") as writer:
         for b in built:
-            writer.append("started" if b.exit_state == "running" else "recorded", b.batch, b.uid)
+            # 'recorded', also for a run that has only started: the manifest's process ends now, not
+            # the job, so sync must not take the end of this file for a job killed mid-run.
+            writer.append("recorded", b.batch, b.uid)
     return RecordResult(len(built), spool=writer.path, reason=reason)
 

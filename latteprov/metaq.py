@@ -123,13 +123,15 @@ def render_task(info: frontier.StepInfo, products: list[dict], name: str) -> str
     lines += ["", f"# Written by 'latteprov tasks write': step {info.step} of campaign {info.campaign}.",
               "# Its last step records the outcome in latteprov (docs/planning.md)."]
     lines += [f"#LATTEPROV PRODUCT {p['uid']} {p['name']}" for p in products]
-    lines += ["", *metaq.get("setup", []), "", "started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"]
+    # Microseconds (GNU date): a run is its host, job id and start instant, and one METAQ job
+    # starts many tasks, often within a second.
+    lines += ["", *metaq.get("setup", []), "", "started_at=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)"]
     commands = []
     for i, product in enumerate(products):
         command = render_command(info, product, name)
         commands.append(command)
         lines += ["", f"# {product['name']}", f"state_{i}=done", "(", "set -e", command, f") || state_{i}=failed"]
-    lines += ["", "ended_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)", "run_state=done"]
+    lines += ["", "ended_at=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)", "run_state=done"]
     lines += [f'[ "$state_{i}" = done ] || run_state=failed' for i in range(len(products))]
     inputs = list(dict.fromkeys(inp["uid"] for p in products for inp in p["inputs"]))
     manifest = {

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from neomodel import (
+    ZeroOrMore,
     ArrayProperty,
     BooleanProperty,
     DateTimeNeo4jFormatProperty,
@@ -37,10 +38,29 @@ STATES = ("planned", "queued", "running", "done", "failed")
 # succeeds lifts a failed product to done; nothing leaves done). ``queued``: written as a task
 # for a job manager (``latteprov tasks write``), not started yet.
 STATE_RANK = {"planned": 0, "queued": 1, "running": 2, "failed": 3, "done": 4}
+ENDED_STATES = ("failed", "done")  # the states a run with an end time is in
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Neo4j stores as an integer
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 QUARK_TAGS = ("light", "strange", "charm")
 CURRENTS = ("A1", "A2", "A3", "A4", "V1", "V2", "V3", "V4", "P", "S", "T12", "T34", "CHROMO_MAG")
+
+
+# -- the ORM's writes ---------------------------------------------------------------------------
+ORM_WRITES = ("the model classes read the graph; record through latteprov.declare(...), latteprov.run(...) "
+              "or 'latteprov record', which check every write (docs/python.md)")
+# Set by latteprov.orm.connect(): saves an Entity through the checked write path.
+save_hook: Any = None
+
+
+class CheckedRelationship(ZeroOrMore):
+    """A relationship read through the ORM (``prop.derived_from.all()``, ``.filter()``); writing
+    it (connect, disconnect ...) raises InputError: edges go through the checked write path,
+    where cycles, link rules and validity are kept."""
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        raise InputError(f"{type(self.source).__name__}.{self.definition['relation_type']}: {ORM_WRITES}")
+
+    disconnect = reconnect = replace = disconnect_all = connect
 
 
 # -- relationships -------------------------------------------------------------------------
@@ -69,13 +89,14 @@ class Entity(StructuredNode):
     file_statuses = ArrayProperty(StringProperty(), help_text="Status of each DataFile the entity is stored at, kept by the write path and 'latteprov scan' so the status report needs no relationship walk.")
     created_at = DateTimeNeo4jFormatProperty(help_text="When the node was first written.")
     campaign_step = StringProperty(index=True, help_text="The campaign step that computes this product, '<campaign>/<step>' (set by 'latteprov plan'; absent for products no campaign plans).")
+    search_name = StringProperty(help_text="The name in lower case, kept by the write path: the search box matches a fragment anywhere in it, whatever its case (text index entity_search_name).")
 
-    derived_from = RelationshipTo("Entity", "DERIVED_FROM", model=Derivation)
-    derivatives = RelationshipFrom("Entity", "DERIVED_FROM", model=Derivation)
-    generated_by = RelationshipTo("Run", "GENERATED_BY")
-    used_by = RelationshipFrom("Run", "USED")
-    stored_at = RelationshipTo("DataFile", "STORED_AT")
-    invalidations = RelationshipTo("Invalidation", "INVALIDATED_BY")
+    derived_from = RelationshipTo("Entity", "DERIVED_FROM", model=Derivation, cardinality=CheckedRelationship)
+    derivatives = RelationshipFrom("Entity", "DERIVED_FROM", model=Derivation, cardinality=CheckedRelationship)
+    generated_by = RelationshipTo("Run", "GENERATED_BY", cardinality=CheckedRelationship)
+    used_by = RelationshipFrom("Run", "USED", cardinality=CheckedRelationship)
+    stored_at = RelationshipTo("DataFile", "STORED_AT", cardinality=CheckedRelationship)
+    invalidations = RelationshipTo("Invalidation", "INVALIDATED_BY", cardinality=CheckedRelationship)
 
     @classmethod
     def uid_for(cls, props: dict[str, Any]) -> str:
@@ -84,6 +105,19 @@ class Entity(StructuredNode):
         if all(value is None for value in key.values()):
             raise InputError(f"{cls.__name__} needs {', '.join(cls.natural_key)} to be identified")
         return make_uid(cls.__name__, key)
+
+    def save(self) -> "Entity":
+        """Write this entity through the checked write path (latteprov.orm.connect() first): its
+        uid from the natural key, the consistency checks, merging with what exists (states
+        only forward, conflicts kept); then this object is the stored node. InputError when
+        a check refuses it."""
+        if save_hook is None:
+            raise InputError(f"{type(self).__name__}.save(): call latteprov.connect() first")
+        return save_hook(self)
+
+    def delete(self) -> None:
+        """Nothing is deleted from provenance: invalidate instead (InputError)."""
+        raise InputError(f"{type(self).__name__}.delete(): nothing is deleted; invalidate it (latteprov invalidate)")
 
     def inputs(self, role: str | None = None) -> list["Entity"]:
         """Direct inputs of this entity, optionally only those of one role."""
@@ -369,7 +403,7 @@ class DerivedDataset(Correlator):
 class Run(StructuredNode):
     """A job run (PROV activity): what was run, where, by whom, and how it ended."""
 
-    uid = StringProperty(unique_index=True, required=True, help_text="Run id: given by the job or generated when it starts.")
+    uid = StringProperty(unique_index=True, required=True, help_text="Run id: given by the job, else its natural key hashed (host, job id and start instant in UTC; see docs/recording.md), else random.")
     name = StringProperty(index=True, help_text="Readable name (kind and job id).")
     run_kind = StringProperty(index=True, help_text="What the job does: solve, contract, average, ingest ...")
     command = StringProperty(help_text="Command line that ran.")
@@ -382,8 +416,16 @@ class Run(StructuredNode):
     ended_at = DateTimeNeo4jFormatProperty(help_text="End time (UTC).")
     exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, queued, running, done or failed.")
 
-    used = RelationshipTo("Entity", "USED")
-    generated = RelationshipFrom("Entity", "GENERATED_BY")
+    used = RelationshipTo("Entity", "USED", cardinality=CheckedRelationship)
+    generated = RelationshipFrom("Entity", "GENERATED_BY", cardinality=CheckedRelationship)
+
+    def save(self) -> "Run":
+        """Refused (InputError): record runs with latteprov.run(...) or 'latteprov record', through the checked write path."""
+        raise InputError(f"Run.save(): {ORM_WRITES}")
+
+    def delete(self) -> None:
+        """Refused (InputError): nothing is deleted from provenance."""
+        raise InputError("Run.delete(): nothing is deleted from provenance")
 
 
 class DataFile(StructuredNode):
@@ -404,11 +446,19 @@ class DataFile(StructuredNode):
     status = StringProperty(choices={s: s for s in FILE_STATUSES}, default="unknown", index=True, help_text="on_disk, on_tape, missing, wrong_size or unknown.")
     checked_at = DateTimeNeo4jFormatProperty(help_text="When the status was last checked.")
 
-    products = RelationshipFrom("Entity", "STORED_AT")
+    products = RelationshipFrom("Entity", "STORED_AT", cardinality=CheckedRelationship)
 
     @classmethod
     def uid_for(cls, props: dict[str, Any]) -> str:
         return make_uid("DataFile", {k: props.get(k) or "" for k in cls.natural_key})
+
+    def save(self) -> "DataFile":
+        """Refused (InputError): files are recorded with their products (Recorder.file, manifests, ingest), through the checked write path."""
+        raise InputError(f"DataFile.save(): {ORM_WRITES}")
+
+    def delete(self) -> None:
+        """Refused (InputError): nothing is deleted from provenance."""
+        raise InputError("DataFile.delete(): nothing is deleted from provenance")
 
 
 class Invalidation(StructuredNode):

@@ -215,14 +215,22 @@ def run(kind: str, command: str | None = None, code_version: str | None = None, 
         params: dict | None = None, inputs: Iterable[InputRef] = (), store: Store | None = None,
         offline: bool | None = None, uid: str | None = None, name: str | None = None) -> Iterator[Recorder]:
     """Record a run of ``kind`` around the block; ``offline=None`` spools only when Neo4j cannot be
-    reached, ``True`` always, ``False`` never (an unreachable database then raises)."""
+    reached, ``True`` always, ``False`` never (an unreachable database then raises).
+
+    The run's uid is ``uid`` when given, else its natural key when ``job_id`` is given (host, job
+    id and start instant: :func:`latteprov.rows.run_uid`), else random. InputError for bad
+    ``params`` (NaN, infinities, integers beyond 64 bits) before anything is written."""
     own_store = store is None and offline is not True
     if own_store:
         store = Store(load_settings())
     host, user = agent()
+    started = graph.now()
+    if uid is None and job_id is not None and str(job_id) != "":
+        uid = graph.run_uid(host=host, job_id=job_id, started_at=started)  # the natural key, as manifests use
     row = graph.run_row(uid or new_run_uid(), kind=kind, name=name, command=command or shlex.join(sys.argv),
-                        code_version=code_version, host=host, user=user, job_id=job_id, params=params,
-                        started_at=graph.now(), exit_state="running")
+                        code_version=code_version, host=host, user=user,
+                        job_id=None if job_id is None else str(job_id), params=params,
+                        started_at=started, exit_state="running")
     sink = _Sink(store, offline, row["uid"])
     start = GraphBatch(runs=[row])
     for item in inputs:

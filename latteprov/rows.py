@@ -9,22 +9,42 @@ importing it.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from latteprov import model
 from latteprov.errors import InputError
+from latteprov.identity import make_uid
 
-# The link rules: what each relationship joins (source, target) and what it means.
+
+
+class LinkRule(NamedTuple):
+    """What one relationship type joins: source and target kinds (node labels), whether it
+    carries a role (what the input is to the product: gauge, action, source, light ...), what it
+    means (with its W3C PROV term), and whether batches of the write path carry it."""
+
+    source: str
+    target: str
+    role: bool
+    meaning: str
+    recorded: bool = True
+
+
+# The link rules, one table: the writer's edge rows and their error messages, the export and
+# docs/architecture.md read it.
 LINK_RULES = {
-    "DERIVED_FROM": ("Entity", "Entity", "a product derives from its inputs (wasDerivedFrom)"),
-    "GENERATED_BY": ("Entity", "Run", "a product was made by a run (wasGeneratedBy)"),
-    "USED": ("Run", "Entity", "a run used its inputs (used)"),
-    "STORED_AT": ("Entity", "DataFile", "a product is stored in a file"),
+    "DERIVED_FROM": LinkRule("Entity", "Entity", True, "a product derives from its inputs (wasDerivedFrom)"),
+    "GENERATED_BY": LinkRule("Entity", "Run", False, "a product was made by a run (wasGeneratedBy)"),
+    "USED": LinkRule("Run", "Entity", False, "a run used its inputs (used)"),
+    "STORED_AT": LinkRule("Entity", "DataFile", False, "a product is stored in a file"),
+    "INVALIDATED_BY": LinkRule("Entity", "Invalidation", False,
+                               "an invalidation event names its root (written by 'latteprov invalidate' only)",
+                               recorded=False),
 }
-EDGE_TYPES = tuple(LINK_RULES)
+EDGE_TYPES = tuple(t for t, rule in LINK_RULES.items() if rule.recorded)  # what a batch may carry
 FILE_MUTABLE = ("size", "mtime", "checksum", "status", "checked_at", "expected_size", "shape", "dtype")
 
 
@@ -47,16 +67,66 @@ def entity(kind: str, name: str | None = None, state: str | None = None, **props
     return {"uid": uid, "labels": model.labels_of(cls), "props": typed, "state": state}
 
 
+def utc_text(at: datetime | None) -> str | None:
+    """An aware datetime as ISO 8601 in UTC (the same instant always gives the same text)."""
+    return at.astimezone(timezone.utc).isoformat() if at is not None else None
+
+
+def run_uid(*, host: str | None, job_id: str | int | None, started_at: datetime | None, kind: str | None = None,
+            command: str | None = None, outputs: list[str] | tuple[str, ...] = ()) -> str:
+    """The uid of a run that was given none: its natural key.
+
+    With a job id: host + job id + start instant in UTC (a batch system reuses job ids over the
+    years, and METAQ runs many tasks inside one job, so the job id alone names no run). Without
+    one: kind, command, host, start instant and the uids of its outputs. Either way the spelling
+    of the start time does not matter (``06:00:00Z`` and ``01:00:00-05:00`` are one instant).
+    """
+    start = utc_text(started_at)
+    if job_id is not None and str(job_id) != "":
+        return make_uid("Run", {"host": host, "job_id": str(job_id), "started_at": start})
+    return make_uid("Run", {"kind": kind, "command": command, "host": host, "started_at": start,
+                            "outputs": sorted(outputs)})
+
+
+def json_value(value: Any, where: str) -> Any:
+    """``value`` (a run's parameters: dicts, lists, numbers, text) checked as props are: NaN and
+    infinities refused, integers beyond 64 bits refused, -0.0 made 0.0; InputError naming
+    ``where`` (e.g. ``params.tolerance``) otherwise."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{where}: {value!r} is not a finite number")
+        return value + 0.0
+    if isinstance(value, int):
+        if not model.INT64_MIN <= value <= model.INT64_MAX:
+            raise InputError(f"{where}: {value!r} is beyond 64-bit integers")
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_value(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return str(value)
+
+
 def run_row(uid: str, *, kind: str = "job", name: str | None = None, command: str | None = None,
             code_version: str | None = None, host: str | None = None, user: str | None = None,
             job_id: str | None = None, params: dict | None = None, started_at: datetime | None = None,
             ended_at: datetime | None = None, exit_state: str = "running") -> dict:
-    """A row for one run."""
+    """A row for one run. An end time goes with an ended state (done or failed) and not before
+    the start; parameters are checked like properties (:func:`json_value`). InputError otherwise."""
+    label = f"Run {name or uid}"
     if exit_state not in model.STATES:
-        raise InputError(f"exit state {exit_state!r} is not one of {', '.join(model.STATES)}")
+        raise InputError(f"{label}: exit state {exit_state!r} is not one of {', '.join(model.STATES)}")
+    if ended_at is not None and exit_state not in model.ENDED_STATES:
+        raise InputError(f"{label}: an end time ({ended_at.isoformat()}) goes with exit state "
+                         f"{' or '.join(model.ENDED_STATES)}, not {exit_state}")
+    if ended_at is not None and started_at is not None and ended_at < started_at:
+        raise InputError(f"{label}: ends ({ended_at.isoformat()}) before it starts ({started_at.isoformat()})")
+    params = json_value(params or {}, "params")
     props = {"uid": uid, "name": name or f"{kind} {job_id or uid}", "run_kind": kind, "command": command,
              "code_version": code_version, "host": host, "user": user, "job_id": job_id,
-             "params": json.dumps(params or {}, sort_keys=True, default=str), "started_at": started_at}
+             "params": json.dumps(params, sort_keys=True), "started_at": started_at}
     mutable = {"ended_at": ended_at, "exit_state": exit_state}
     return {"uid": uid, "props": {k: v for k, v in props.items() if v is not None},
             "mutable": {k: v for k, v in mutable.items() if v is not None}}
@@ -74,11 +144,15 @@ def file_row(path: str, *, host: str = "", dataset: str = "", **props: Any) -> d
 
 
 def edge(frm: str, to: str, role: str | None = None, type: str = "DERIVED_FROM") -> dict:
-    """A row for one edge; DERIVED_FROM edges need a role."""
+    """A row for one edge of a recorded type (:data:`EDGE_TYPES`), with a role exactly where
+    its link rule has one (DERIVED_FROM); InputError otherwise."""
     if type not in EDGE_TYPES:
-        raise InputError(f"unknown edge type {type!r}")
-    if type == "DERIVED_FROM" and not role:
-        raise InputError("a DERIVED_FROM edge needs a role")
+        raise InputError(f"unknown edge type {type!r} (a batch carries {', '.join(EDGE_TYPES)})")
+    rule = LINK_RULES[type]
+    if rule.role and not role:
+        raise InputError(f"a {type} edge needs a role (what the input is to the product: gauge, action, source ...)")
+    if not rule.role and role:
+        raise InputError(f"a {type} edge has no role ({rule.meaning}), but {role!r} was given")
     return {"from": frm, "to": to, "type": type, "role": role}
 
 

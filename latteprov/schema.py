@@ -29,7 +29,10 @@ def statements() -> list[str]:
     # of expanding between the two endpoints (6.8 M db hits for 3.3k edges; docs/performance.md).
     out.append("DROP INDEX derived_from_role IF EXISTS")
     out.append("DROP INDEX entity_valid IF EXISTS")  # see Entity.valid
-    out.append("CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (n:Entity) ON EACH [n.name, n.uid]")
+    out.append("DROP INDEX entity_search IF EXISTS")  # the search box matches fragments now (entity_search_name)
+    # Trigram text index: `search_name CONTAINS fragment` (the search box) without a scan.
+    out.append("CREATE TEXT INDEX entity_search_name IF NOT EXISTS FOR (n:Entity) ON (n.search_name) "
+               "OPTIONS {indexProvider: 'text-2.0'}")
     # Status counters (latteprov.tally): not a model class, one node per (ensemble, kind).
     out.append("CREATE CONSTRAINT tally_key IF NOT EXISTS FOR (t:Tally) REQUIRE (t.ensemble, t.kind) IS UNIQUE")
     return out
@@ -45,6 +48,7 @@ def install(store: Store) -> list[str]:
         session.run("CALL db.awaitIndexes(300)").consume()
         # Graphs written before entities carried file_statuses get them once (auto-commit, batched).
         session.run(queries.get("fill_file_statuses").text).consume()
+        session.run(queries.get("fill_search_names").text).consume()
     # Stores written before the tallies existed, or loaded by neo4j-admin import, get them once.
     tally.ensure(store)
     return done

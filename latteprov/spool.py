@@ -14,7 +14,7 @@ written, so ``sync`` leaves a file alone while its job still runs. Events:
 
 Replay (:func:`sync`) writes a file's events in order in one transaction, marks the runs that
 started but never finished as failed (walltime kills), commits, and only then renames the file
-into ``done/``. uids make replay exactly-once in effect: a sync killed at any point and run
+into ``done/``; a file that cannot be replayed goes to ``rejected/`` with its reason. uids make replay exactly-once in effect: a sync killed at any point and run
 again leaves the same graph as one clean sync.
 """
 from __future__ import annotations
@@ -28,14 +28,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import neo4j
+
 from latteprov import graph, queries, tally
 from latteprov.errors import InputError, LatteprovError, NotFound
 from latteprov.graph import GraphBatch
-from latteprov.store import Store
+from latteprov.store import Store, StoreError
 
 EVENTS = ("started", "used", "output", "finished", "recorded", "declared")
 SUFFIX = ".jsonl"
 DONE = "done"
+REJECTED = "rejected"
 
 
 class SpoolError(LatteprovError):
@@ -183,11 +186,11 @@ def replay_file(store: Store, path: Path) -> FileReport:
 
 @dataclass
 class SyncReport:
-    """What a sync did, file by file."""
+    """What a sync did, file by file; ``rejected`` holds (file now in ``rejected/``, reason)."""
 
     files: list[FileReport] = field(default_factory=list)
     busy: list[Path] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    rejected: list[tuple[Path, str]] = field(default_factory=list)
 
     @property
     def unfinished(self) -> list[str]:
@@ -205,30 +208,77 @@ def pending(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix == SUFFIX and p.is_file())
 
 
+def _content_error(exc: StoreError) -> bool:
+    """Whether the server refused a statement for what the file holds (a value of a type no
+    property can take, say), rather than being down or refusing us."""
+    cause = exc.__cause__
+    return isinstance(cause, neo4j.exceptions.Neo4jError) and str(cause.code or "").startswith("Neo.ClientError.Statement")
+
+
+def _move(path: Path, into: Path, reason: str | None = None) -> Path:
+    """Move ``path`` into the directory ``into`` (atomic rename; a reason file beside it, written
+    first), fsyncing both directories; return the new path."""
+    into.mkdir(exist_ok=True)
+    target = into / path.name
+    if reason is not None:
+        note = into / (path.name + ".reason")
+        note.write_text(reason + "\n", encoding="utf-8")
+    os.rename(path, target)
+    _fsync_dir(path.parent)
+    _fsync_dir(into)
+    return target
+
+
+def _replay_locked(store: Store, path: Path) -> FileReport | str | None:
+    """Replay ``path`` under its lock: its report, the reason it cannot be replayed, or None
+    when a job still holds it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        try:
+            report = replay_file(store, path)
+        except SpoolError as exc:
+            return str(exc)
+        except StoreError as exc:
+            if not _content_error(exc):
+                raise  # the database is down or refuses us: nothing is the file's fault
+            return f"{path}: {exc}"
+        _move(path, path.parent / DONE)  # only after the commit above
+        return report
+    finally:
+        os.close(fd)
+
+
 def sync(store: Store, directory: Path) -> SyncReport:
     """Replay every spool file of ``directory`` that no job is still writing; move each one to
-    ``done/`` once its content is committed."""
+    ``done/`` once its content is committed.
+
+    A file that cannot be replayed (not JSON, a broken rule, an unknown uid or name, a cycle)
+    is tried once more after the others (it may name what a later file records); if it still
+    fails it moves to ``rejected/`` with its reason in ``<file>.reason`` beside it, and never
+    blocks the others. Moving it back into ``directory`` retries it. StoreError when the
+    database cannot be reached or refuses us (the files stay in place)."""
     if not directory.is_dir():
         raise InputError(f"spool directory {directory} does not exist")
     report = SyncReport()
-    done = directory / DONE
+    failed: list[Path] = []
     for path in pending(directory):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                report.busy.append(path)
-                continue
-            try:
-                report.files.append(replay_file(store, path))
-            except SpoolError as exc:
-                report.errors.append(str(exc))
-                continue
-            done.mkdir(exist_ok=True)
-            os.rename(path, done / path.name)  # atomic; only after the commit above
-            _fsync_dir(directory)
-            _fsync_dir(done)
-        finally:
-            os.close(fd)
+        outcome = _replay_locked(store, path)
+        if outcome is None:
+            report.busy.append(path)
+        elif isinstance(outcome, str):
+            failed.append(path)
+        else:
+            report.files.append(outcome)
+    for path in failed:  # a second chance, now that the others are in
+        outcome = _replay_locked(store, path)
+        if outcome is None:
+            report.busy.append(path)
+        elif isinstance(outcome, str):
+            report.rejected.append((_move(path, directory / REJECTED, outcome), outcome))
+        else:
+            report.files.append(outcome)
     return report

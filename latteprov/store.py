@@ -44,13 +44,21 @@ def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
 class Store:
     """A Neo4j database reached through the official driver."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, patience: float = 30.0) -> None:
+        """``patience`` (seconds) bounds the driver's retries of transient errors and how long it
+        waits for a connection: 30 s suits jobs that write (a deadlock or a leader switch is
+        retried); a web app answering people uses 0.5 s (one retry), so a database that went away gives a
+        503 at once instead of after half a minute."""
         self.settings = settings or load_settings()
         auth = (self.settings.user, self.settings.password) if self.settings.password else None
         try:
             self.driver = GraphDatabase.driver(self.settings.uri, auth=auth,
-                                               connection_acquisition_timeout=60,
-                                               max_transaction_retry_time=30)
+                                               connection_acquisition_timeout=max(patience, 1.0) * 2,
+                                               connection_timeout=min(patience, 30.0),
+                                               max_transaction_retry_time=patience,
+                                               # the server's hints ("property key does not exist"
+                                               # on an empty graph) are not for our users
+                                               notifications_min_severity="OFF")
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise StoreError(f"bad Neo4j URI {self.settings.uri!r}: {exc}") from None
         self._neomodel_bound = False

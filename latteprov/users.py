@@ -6,6 +6,7 @@ nodes. Only werkzeug password hashes are stored; passwords are never logged or r
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -15,8 +16,13 @@ from latteprov.store import Store
 ROLES = ("reader", "writer", "admin")
 MIN_PASSWORD = 8
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
-# A hash to compare against when the user is unknown, so a login costs the same either way.
-_DUMMY_HASH = generate_password_hash("latteprov-no-such-user")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to compare against when the user is unknown, so a login costs the same either way
+    (computed on the first login, not at import: every CLI command would pay ~0.1 s for it)."""
+    return generate_password_hash("latteprov-no-such-user")
 
 
 def check_username(username: str) -> str:
@@ -68,7 +74,7 @@ def authenticate(store: Store, username: str, password: str) -> dict | None:
     """The user ``{username, role}`` if the password matches, else None."""
     rows = store.read("user_get", username=username)
     if not rows:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(rows[0]["password_hash"], password):
         return None

@@ -5,12 +5,14 @@ hold whatever views the app grows, and again through ``web.create_app``'s real i
 """
 from __future__ import annotations
 
+import html
 import re
+from urllib.parse import quote
 
 import pytest
 from flask import Flask, jsonify, request
 
-from latteprov import users
+from latteprov import graph, users
 from latteprov.store import StoreError
 from latteprov.web import auth
 
@@ -294,3 +296,32 @@ def test_web_anonymous_visitors_must_log_in_unless_anonymous_read(settings, chai
     assert open_.get(f"/api/node/{chain[0]}").status_code == 200
     write = open_.post(f"/node/{chain[0]}/invalidate", data={"reason": "x", "csrf_token": token(open_)})
     assert write.status_code == 302 and "/auth/login" in write.headers["Location"]
+
+
+@pytest.mark.parametrize("name", ["cfg?stream=e", "cfg#300", "lustre/a09m310/cfg 300", "cfg%20300", "Glättung 100%", "a&b=c"])
+def test_every_url_the_app_builds_round_trips_any_node_name_through_the_login(settings, accounts, store, name) -> None:
+    from urllib.parse import unquote
+
+    from flask import url_for
+
+    from latteprov.graph import GraphBatch
+    b = GraphBatch()
+    uid = b.add("QuarkSmearing", name=name, radius=1.0, steps=len(name))
+    graph.write(store, b)
+    app = web_app(settings)
+    with app.test_request_context():
+        links = [url_for("nodes.page", ident=name), url_for("graph.page", node=name),
+                 url_for("nodes.lineage_page", ident=name), url_for("nodes.downstream_page", ident=name)]
+    client = app.test_client()
+    for link in links:
+        response = client.get(link)  # anonymous: sent to the login page, the way back in next=
+        assert response.status_code == 302
+        back = unquote(response.location.split("next=", 1)[1])
+        csrf = token(client)
+        after = client.post(f"/auth/login?next={quote(back, safe='')}",
+                            data={"username": accounts["reader"], "password": PASSWORD, "csrf_token": csrf})
+        assert after.status_code == 302 and after.location == back, (link, back, after.location)
+        page = client.get(after.location)
+        assert page.status_code == 200, (link, page.status_code)
+        assert name in html.unescape(page.get_data(as_text=True)) or uid in page.get_data(as_text=True)
+        client.post("/auth/logout", data={"csrf_token": token(client)})

@@ -48,6 +48,9 @@ def server(settings, campaign):
 
 @pytest.fixture(scope="module")
 def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install it (Debian: apt-get install chromium) "
+                    "or name it in LATTEPROV_CHROMIUM", pytrace=False)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -92,6 +95,39 @@ def test_graph_page_draws_the_correlators_neighbourhood(page, server, campaign, 
     assert "Baryon3pt" in page.inner_text("#panel") and campaign["showcase"]["name"] in page.inner_text("#panel")
     assert "demo: plaquette outlier" in page.inner_text("#panel")  # why it is invalid
     page.screenshot(path=str(shots / "graph.png"))
+
+
+def test_a_3pt_label_carries_its_configuration_source_tsep_and_current_and_compacts_when_zoomed_out(
+        page, server, campaign) -> None:
+    uid = campaign["showcase"]["uid"]  # formfac_a09m310_e_305_..._dt-3_..._x29y20z7t28_SS_A3
+    page.goto(f"{server}/graph?node={uid}&hops=2")
+    page.wait_for_function(READY)
+    label = page.evaluate(f"cy.$id('{uid}').data('label')")
+    assert label.startswith("✗ Baryon3pt") and "A3" in label and "tsep -3" in label  # invalid: its config is
+    assert "cfg e305" in label and "x29y20z7t28" in label
+    page.evaluate("cy.zoom(0.3)")
+    assert page.evaluate(f"cy.$id('{uid}').hasClass('compact')")
+    assert page.evaluate(f"cy.$id('{uid}').style('label')").startswith("✗ 3pt")
+    page.evaluate("cy.zoom(1.5)")
+    assert not page.evaluate(f"cy.$id('{uid}').hasClass('compact')")
+    page.evaluate(f"cy.$id('{uid}').emit('mouseover')")
+    assert campaign["showcase"]["name"] in page.evaluate(f"cy.$id('{uid}').style('label')")
+
+
+def test_lineage_and_downstream_views_show_one_direction_each(page, server, campaign, session_store) -> None:
+    config = find.find(session_store, "GaugeConfig", find.parse_filters(["config=305", "flow_time=1.0"]), limit=1)[0]
+    for direction in ("up", "down"):
+        page.goto(f"{server}/graph?node={config['uid']}&hops=1&dir={direction}")
+        page.wait_for_function(READY)
+        view = neighbourhood(session_store, config["uid"], hops=1, direction=direction)
+        assert drawn(page)["nodes"] == len(view["nodes"])
+        assert page.input_value("#dir") == direction
+    both = neighbourhood(session_store, config["uid"], hops=1)
+    up = neighbourhood(session_store, config["uid"], hops=1, direction="up")
+    down = neighbourhood(session_store, config["uid"], hops=1, direction="down")
+    assert {e["from"] for e in up["edges"]} == {config["uid"]}  # lineage: only what it derives from
+    assert {e["to"] for e in down["edges"]} == {config["uid"]}  # downstream: only what derives from it
+    assert len(both["edges"]) == len(up["edges"]) + len(down["edges"])
 
 
 def test_double_click_expands_a_node_and_the_url_keeps_the_view(page, server, campaign) -> None:

@@ -5,6 +5,7 @@ import pytest
 
 from latteprov import graph
 from latteprov.checks import CheckError
+from latteprov.errors import InputError
 from latteprov.graph import GraphBatch
 
 COMMON = dict(ensemble="a09m310", stream="e", config=300, flow_time=1.0, smear_width=3.5, smear_steps=45)
@@ -62,11 +63,22 @@ def test_origin_is_checked_against_an_ensemble_already_in_the_graph(store) -> No
     refused(store, b, "Source src_bad: origin t=100 .* 0 <= t < 96")
 
 
-def test_origin_is_unchecked_without_a_known_extent(store) -> None:
+def test_without_a_known_extent_an_origin_is_checked_when_its_ensemble_arrives(store) -> None:
     b = GraphBatch()
-    prop(b, t=500, ensemble="a99m999")  # in no graph and no ensemble table
+    prop(b, t=-1, ensemble="a99m999")  # in no graph and no ensemble table: no coordinate is negative though
+    refused(store, b, "origin t=-1 is outside the lattice t >= 0")
+    b = GraphBatch()
+    prop(b, t=500, ensemble="a99m999")
     graph.write(store, b)
     assert count(store) == 1
+    late = GraphBatch()  # the ensemble, recorded after its product, has no room for t=500
+    late.add("Ensemble", name="a99m999", tag="a99m999", nx=32, nt=96)
+    refused(store, late, "Ensemble a99m999: OneToAll prop_x3t500_300_3.5, already recorded, has origin t=500 "
+                         "outside the lattice 0 <= t < 96")
+    fits = GraphBatch()
+    fits.add("Ensemble", name="a99m999", tag="a99m999", nx=32, nt=512)
+    graph.write(store, fits)
+    assert count(store) == 2
 
 
 def test_origin_is_checked_with_the_table_geometry_before_the_ensemble_is_recorded(store) -> None:
@@ -162,3 +174,24 @@ def test_invalid_state_and_exit_state_are_refused(store) -> None:
     run["mutable"]["exit_state"] = "ok"
     b.runs.append(run)
     refused(store, b, "Run Run:x: exit state 'ok'")
+
+
+@pytest.mark.parametrize("value,message", [
+    (float("nan"), "config=nan is not a finite number"), (2**64, "config=18446744073709551616 is beyond 64-bit integers"),
+    ({"a": 1}, "config is a dict, which no property can hold"), ([1, float("inf")], "config=inf is not a finite number"),
+])
+def test_a_row_built_by_hand_with_a_value_no_property_can_hold_is_refused(store, value, message) -> None:
+    b = GraphBatch()
+    uid = b.add("GaugeConfig", name="cfg", ensemble="a09m310", stream="e", config=300)
+    b.entities[0]["props"]["config"] = value  # past the row builder, as a hand-written spool line is
+    refused(store, b, f"GaugeConfig cfg: {message}")
+    assert uid
+
+
+def test_edge_roles_follow_the_link_rules() -> None:
+    with pytest.raises(InputError, match="a DERIVED_FROM edge needs a role"):
+        graph.edge("a", "b")
+    with pytest.raises(InputError, match="a USED edge has no role .* but 'gauge' was given"):
+        graph.edge("a", "b", "gauge", type="USED")
+    with pytest.raises(InputError, match="unknown edge type 'INVALIDATED_BY'"):
+        graph.edge("a", "b", type="INVALIDATED_BY")  # written by invalidate only, never by a batch

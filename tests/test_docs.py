@@ -42,3 +42,12 @@ def test_docgen_check_reports_staleness(tmp_path, monkeypatch) -> None:
     assert runner.invoke(docgen.docgen, []).exit_code == 0
     assert runner.invoke(docgen.docgen, ["--check"]).exit_code == 0
     assert "### `latteprov find`" in (tmp_path / "cli.md").read_text()
+
+
+def test_the_link_rules_table_of_architecture_md_is_the_code_s() -> None:
+    from latteprov.rows import LINK_RULES
+
+    text = (docgen.DOCS / "architecture.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    documented = {line.split("|")[1].strip(" `"): [c.strip() for c in line.split("|")[2:6]] for line in rows}
+    assert documented == {t: [r.source, r.target, "yes" if r.role else "no", r.meaning] for t, r in LINK_RULES.items()}

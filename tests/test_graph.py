@@ -259,7 +259,7 @@ def test_init_drops_the_indexes_an_older_version_created_and_keeps_the_constrain
     schema.install(store)
     names = {r["name"] for r in store.run_text("SHOW INDEXES YIELD name RETURN name")}
     assert not names & {"entity_valid", "derived_from_role"}
-    assert {"entity_uid_unique", "run_uid_unique", "datafile_uid_unique", "entity_search", "tally_key"} <= names
+    assert {"entity_uid_unique", "run_uid_unique", "datafile_uid_unique", "entity_search_name", "tally_key"} <= names
 
 
 def test_a_link_that_breaks_the_link_rules_names_the_node_and_the_rule(store) -> None:

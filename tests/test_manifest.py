@@ -168,9 +168,11 @@ def test_offline_flag_spools_and_sync_writes_it(cli, store, tmp_path) -> None:
     assert counts(store) == (0, 0)
     result = cli("sync")
     assert result.exit_code == 0, result.output
-    assert "failed: run Run:" in result.output  # the run that only started
+    # A manifest of a run that has only started is spooled by a process that ends at once while
+    # the job goes on: sync must not take the end of that file for the job's death.
+    assert "failed: run" not in result.output
     states = store.run_text("MATCH (r:Run) RETURN r.run_kind AS k, r.exit_state AS s ORDER BY k")
-    assert states == [{"k": "late", "s": "failed"}, {"k": "solve", "s": "done"}]
+    assert states == [{"k": "late", "s": "running"}, {"k": "solve", "s": "done"}]
 
 
 def test_an_unreachable_database_spools_and_exits_zero(env, store, tmp_path) -> None:

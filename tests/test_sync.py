@@ -117,9 +117,10 @@ def test_conflicting_properties_are_reported_and_not_overwritten(cli, store, tmp
             b.add("Ensemble", name="a15m310", tag="a15m310", nx=nx, nt=48)
             writer.append("declared", b)
     result = cli("sync", spool_dir)
-    assert result.exit_code == 0
-    assert "conflict (not overwritten): Ensemble:" in result.output and "differs in nx" in result.output
+    assert result.exit_code == 3  # written, with a conflict
+    assert "conflict: Ensemble a15m310: nx recorded 16, given 24 (the recorded value is kept)" in result.output
     assert store.run_text("MATCH (e:Ensemble) RETURN e.nx AS nx") == [{"nx": 16}]
+    assert spool.pending(spool_dir) == []  # both files are in done/: a conflict is no failure
 
 
 def test_a_torn_last_line_is_left_out_and_said(cli, store, tmp_path) -> None:
@@ -134,7 +135,7 @@ def test_a_torn_last_line_is_left_out_and_said(cli, store, tmp_path) -> None:
     assert store.run_text("MATCH (n:QuarkSmearing) RETURN n.name AS n") == [{"n": "s"}]
 
 
-def test_a_file_that_cannot_be_replayed_stays_and_the_others_are_synced(cli, store, tmp_path) -> None:
+def test_a_file_that_cannot_be_replayed_is_moved_to_rejected_with_its_reason_and_the_others_sync(cli, store, tmp_path) -> None:
     spool_dir = tmp_path / "spool"
     with SpoolWriter(spool_dir, "a-bad") as writer:
         b = GraphBatch(runs=[graph.run_row("Run:" + "b" * 20, kind="solve")])
@@ -146,12 +147,49 @@ def test_a_file_that_cannot_be_replayed_stays_and_the_others_are_synced(cli, sto
         b.add("QuarkSmearing", name="s", radius=1.0, steps=1)
         writer.append("declared", b)
     (spool_dir / "c-garbage.jsonl").write_text("this is not json\n")
+    # A hand-edited file with a list no property can hold (mixed types): the checks let it pass,
+    # the server refuses the statement.
+    (spool_dir / "d-map.jsonl").write_text(json.dumps({"event": "declared", "run": None, "at": {"$datetime": "2026-11-25T06:00:00+00:00"},
+        "batch": {"entities": [], "runs": [{"uid": "Run:" + "d" * 20, "props": {"uid": "Run:" + "d" * 20, "command": ["a", 1]},
+                                            "mutable": {"exit_state": "done"}}], "files": [], "edges": []}}) + "\n")
     result = cli("sync", spool_dir)
-    assert result.exit_code != 0
-    assert f"{bad}:1: USED edge names unknown node(s): GaugeConfig:{'0' * 20}" in result.output
+    assert result.exit_code == 1
+    rejected = spool_dir / spool.REJECTED
+    assert f"rejected: {bad}:1: USED edge names unknown node(s): GaugeConfig:{'0' * 20}" in result.output
     assert "c-garbage.jsonl:1: not a spool event" in result.output
-    assert set(spool.pending(spool_dir)) == {bad, spool_dir / "c-garbage.jsonl"}
+    assert "d-map.jsonl: Neo4j error" in result.output
+    assert "3 spool file(s) could not be replayed" in result.output
+    assert spool.pending(spool_dir) == []  # nothing blocks the next sync
+    assert sorted(p.name for p in rejected.iterdir()) == sorted(
+        [bad.name, bad.name + ".reason", "c-garbage.jsonl", "c-garbage.jsonl.reason", "d-map.jsonl", "d-map.jsonl.reason"])
+    assert "USED edge names unknown node(s)" in (rejected / (bad.name + ".reason")).read_text()
     assert store.run_text("MATCH (n) WHERE n.uid IS NOT NULL RETURN n.name AS n") == [{"n": "s"}]
+
+    # Once what it names exists, moving the file back retries it, and it syncs.
+    b = GraphBatch()
+    b.entities.append({**graph.entity("GaugeConfig", ensemble="a15m310", stream="a", config=1), "uid": "GaugeConfig:" + "0" * 20})
+    b.entities[0]["props"]["uid"] = b.entities[0]["uid"]
+    graph.write(store, b)
+    os.rename(rejected / bad.name, spool_dir / bad.name)
+    result = cli("sync", spool_dir)
+    assert result.exit_code == 0, result.output
+    assert store.run_text("MATCH (:Run)-[u:USED]->(:GaugeConfig) RETURN count(u) AS n") == [{"n": 1}]
+
+
+def test_a_file_naming_what_a_later_file_records_is_replayed_on_the_second_pass(cli, store, tmp_path) -> None:
+    spool_dir = tmp_path / "spool"
+    with SpoolWriter(spool_dir, "a-uses") as writer:  # sorts first, but names a product of the next file
+        run = "Run:" + "c" * 20
+        b = GraphBatch(runs=[graph.run_row(run, kind="contract", exit_state="done")])
+        b.link(run, "smear", type="USED")
+        writer.append("recorded", b, run)
+    with SpoolWriter(spool_dir, "b-makes") as writer:
+        b = GraphBatch()
+        b.add("QuarkSmearing", name="smear", radius=1.0, steps=1)
+        writer.append("declared", b)
+    result = cli("sync", spool_dir)
+    assert result.exit_code == 0, result.output
+    assert store.run_text("MATCH (:Run)-[u:USED]->(:QuarkSmearing) RETURN count(u) AS n") == [{"n": 1}]
 
 
 def test_sync_of_a_missing_directory_is_one_line(cli) -> None:

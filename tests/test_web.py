@@ -258,8 +258,34 @@ def test_search_suggests_by_name_prefix_and_uid(client, chain) -> None:
     assert [r["name"] for r in client.get("/api/search?q=seqprop_a09m310_e_300_proton_dt10_Srcs0-0").json] == \
         ["seqprop_a09m310_e_300_proton_dt10_Srcs0-0"]
     assert len(client.get("/api/search?q=pion&limit=5").json) == 5
-    assert client.get('/api/search?q=a09m310_e_300_gf1.0 (")*').status_code == 200  # Lucene syntax is escaped
+    assert client.get('/api/search?q=a09m310_e_300_gf1.0 (")*').status_code == 200  # query syntax is just text
     assert client.get("/api/search?q=").json == []
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("x3y3z19t62", ["formfac_a09m310_e_300_dt10_A3_x3y3z19t62", "src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62",
+                    "prop_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62",
+                    "spec_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62"]),  # shorter first
+    ("src_a09", ["src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62", "seqsrc_a09m310_e_300_proton_dt10"]),  # prefix first
+    ("e_300_proton", ["seqsrc_a09m310_e_300_proton_dt10", "seqprop_a09m310_e_300_proton_dt10_Srcs0-0"]),
+    ("dt10 a3", ["formfac_a09m310_e_300_dt10_A3_x3y3z19t62"]),  # words anywhere, any case
+    ("DT10_A3", ["formfac_a09m310_e_300_dt10_A3_x3y3z19t62"]),
+    ("mdwf", ["MDWF mq=0.00951"]),
+    ("wflow1.0", ["l3296f211b630m0074m037m440e.300_wflow1.0"]),
+    ("nothing_like_it", []),
+])
+def test_search_matches_a_fragment_anywhere_in_a_name(client, chain, query, expected) -> None:
+    assert [r["name"] for r in client.get("/api/search", query_string={"q": query}).json] == expected
+
+
+def test_enter_on_a_fragment_lists_its_matches_and_links_them(client, chain) -> None:
+    page = client.get("/graph", query_string={"node": "proton_dt10"})
+    assert page.status_code == 200
+    body = text(page)
+    assert "Search: proton_dt10" in body and "2 matches" in body
+    assert f'href="/graph?node={chain["seqsrc"]}"' in page.get_data(as_text=True)
+    missing = client.get("/graph", query_string={"node": "no_such_fragment"})
+    assert missing.status_code == 404 and "no name contains it either" in text(missing)
 
 
 # -- the JSON API ----------------------------------------------------------------------------------
@@ -398,3 +424,81 @@ def test_serve_get_runs_a_request_through_the_app(cli, fresh_chain) -> None:
     assert result.exit_code == 0 and json.loads(result.output)["node"]["kind"] == "Baryon2pt"
     missing = cli("serve", "--get", "/api/node/nope")
     assert missing.exit_code == 1 and "no node with uid, name or location 'nope'" in missing.output
+
+
+# -- never a 500: bad numbers are 400 with their message, a database gone is a quick 503 ------------
+@pytest.mark.parametrize("url,message", [
+    ("/api/search?q=pion&limit=-1", "limit must be between 1 and 100, not -1"),
+    ("/api/search?q=pion&limit=99999999999999999999", "limit must be between 1 and 100, not 99999999999999999999"),
+    ("/api/search?q=pion&limit=ten", "limit must be an integer, not 'ten'"),
+    ("/api/find/OneToAll?limit=-5", "limit must be between 0 and 100000, not -5"),
+    ("/api/find/OneToAll?where=config=9223372036854775808", "beyond 64-bit integers"),
+    ("/api/find/OneToAll?where=quark_mass>nan", "not a finite number"),
+    ("/api/lineage/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?depth=-1", "depth must be between 0 and 1000000, not -1"),
+    ("/api/downstream/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?depth=1e3", "depth must be an integer, not '1e3'"),
+    ("/tables/OneToAll?page=0&format=json", "page must be at least 1, not 0"),
+    ("/tables/OneToAll?size=99999999999999999999&format=json", "size must be between 1 and 1000"),
+])
+def test_out_of_range_and_ill_typed_numbers_are_400_with_the_message(client, chain, url, message) -> None:
+    response = client.get(url, headers={"Accept": "application/json"})
+    assert response.status_code == 400 and message in response.json["error"], response.get_data(as_text=True)
+
+
+def test_a_lineage_answer_always_contains_its_root(client, chain) -> None:
+    for query in ("depth=0", "kind=Ensemble", "depth=0&kind=GaugeConfig"):
+        answer = client.get(f"/api/lineage/{chain['prop']}?{query}").json
+        assert answer["root"] == chain["prop"] and chain["prop"] in {n["uid"] for n in answer["nodes"]}, query
+
+
+def test_a_bad_table_filter_shows_its_message_above_the_table(client, chain) -> None:
+    page = client.get("/tables/OneToAll", query_string={"f.config": ">three", "f.x": "3"})
+    assert page.status_code == 400
+    body = text(page)
+    assert 'id="table-error"' in body and "filter config>three: OneToAll.config: 'three' is not a valid integer" in body
+    assert 'name="f.config" value="&gt;three"' in page.get_data(as_text=True)  # the boxes keep what was typed
+    assert '<table class="data" id="table">' in body
+
+
+def test_the_table_url_keeps_only_the_filters_in_use(client, chain) -> None:
+    response = client.get("/tables/OneToAll?f.name=&f.config=300&f.x=+&sort=name")
+    assert response.status_code == 302
+    assert response.location.endswith("/tables/OneToAll?f.config=300&sort=name")
+
+
+def test_a_database_gone_after_start_answers_503_at_once(settings) -> None:
+    import time
+
+    from latteprov.server.manager import free_port
+    from latteprov.web.db import get_store
+
+    app = make_app(settings.with_(uri=f"bolt://127.0.0.1:{free_port()}"))
+    with app.app_context():
+        get_store()._checked = True  # as if it had answered when the app started: the retry path
+    client = app.test_client()
+    for url in ("/dashboard", "/api/search?q=pion", "/tables/OneToAll"):
+        start = time.monotonic()
+        response = client.get(url)
+        assert response.status_code == 503 and time.monotonic() - start < 2.0, url
+
+
+def test_a_run_page_lists_its_inputs_and_outputs_and_a_file_page_its_products(client, chain) -> None:
+    run = client.get("/node/run:contract-300")
+    assert run.status_code == 200
+    body = text(run)
+    assert "Used (the run's inputs) (1)" in body and "Generated (the run's outputs) (1)" in body
+    assert "prop_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62" in body
+    assert "spec_a09m310_e_300_gf1.0_w3.5_n45_M51.1_L56_a1.5_mq0.00951_x3y3z19t62" in body
+    data = client.get("/api/node/run:contract-300").json
+    assert [m["uid"] for m in data["used"]] == [chain["prop"]] and [m["uid"] for m in data["generated"]] == [chain["spec"]]
+    file_uid = client.get(f"/api/node/{chain['spec']}").json["files"][0]["uid"]
+    stored = client.get(f"/node/{file_uid}")
+    assert "Products stored in this file (1)" in text(stored)
+
+
+def test_search_reaches_names_in_any_script(client, store) -> None:
+    """Empties the graph (the store fixture): keep it last in this module."""
+    b = graph.GraphBatch()
+    b.add("QuarkSmearing", name="Gauß-Glättung 高斯", radius=3.5, steps=45)
+    graph.write(store, b)
+    for fragment in ("Glättung", "glättung", "高斯"):
+        assert [r["name"] for r in client.get("/api/search", query_string={"q": fragment}).json] == ["Gauß-Glättung 高斯"]

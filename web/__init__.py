@@ -45,6 +45,24 @@ def respond(template: str, context: dict[str, Any], status: int = 200) -> Respon
     return render_template(template, **context), status
 
 
+def int_arg(name: str, default: int | None = None, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    """The query argument ``name`` as an integer (``default`` when absent or empty); InputError
+    (HTTP 400 with the message) for text that is not an integer or a value outside
+    [``minimum``, ``maximum``]. The one place the web parses integers."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"{name} must be an integer, not {raw[:40]!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = (f"between {minimum} and {maximum}" if minimum is not None and maximum is not None
+                  else f"at least {minimum}" if minimum is not None else f"at most {maximum}")
+        raise InputError(f"{name} must be {bounds}, not {raw[:40]}")
+    return value
+
+
 def _error(status: int, message: str) -> tuple:
     if wants_json():
         return jsonify({"error": message, "status": status}), status

@@ -12,8 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from latteprov import __version__, find, invalidate, schema_doc, status
-from latteprov.errors import InputError
-from latteprov.web import graph, nodes
+from latteprov.web import graph, int_arg, nodes
 from latteprov.web.db import get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -21,14 +20,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 for _rule, _view in (("/node/<path:ident>", nodes.page), ("/lineage/<path:ident>", nodes.lineage_page),
                      ("/downstream/<path:ident>", nodes.downstream_page)):
     bp.add_url_rule(_rule, view_func=_view)
-
-
-def _int(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise InputError(f"{name} must be an integer, not {raw!r}") from None
 
 
 @bp.route("/neighbourhood/<path:ident>")
@@ -40,7 +31,7 @@ def neighbourhood(ident: str) -> Response:
 @bp.route("/search")
 def search() -> Response:
     """Suggestions: entities whose name or uid starts with the words of ``q``."""
-    return jsonify(graph.search(get_store(), request.args.get("q", ""), limit=min(_int("limit", 15) or 15, 100)))
+    return jsonify(graph.search(get_store(), request.args.get("q", ""), limit=int_arg("limit", 15, 1, 100)))
 
 
 @bp.route("/status")
@@ -55,7 +46,7 @@ def find_nodes(kind: str) -> Response:
     filters = find.parse_filters(request.args.getlist("where"))
     return jsonify(find.find(get_store(), kind, filters, order_by=request.args.get("order") or None,
                              descending=request.args.get("desc") in ("1", "true", "yes"),
-                             limit=_int("limit", 100), offset=_int("offset", 0) or 0))
+                             limit=int_arg("limit", 100, 0, 100_000), offset=int_arg("offset", 0, 0)))
 
 
 @bp.route("/count/<kind>")
@@ -116,7 +107,8 @@ def openapi_document(allow_writes: bool = False) -> dict:
     """The OpenAPI 3.1 description of the ``/api/`` endpoints (and the write routes when enabled)."""
     kinds_param = _param("kind", schema={"type": "array", "items": {"type": "string"}},
                          description="keep only nodes of these kinds (repeatable)")
-    depth = _param("depth", schema={"type": "integer", "minimum": 0}, description="at most this many hops")
+    depth = _param("depth", schema={"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                   description="at most this many hops")
     where = _param("where", schema={"type": "array", "items": {"type": "string"}},
                    description="filter PROPERTY OP VALUE, OP one of = != < <= > >= ~ (repeatable)")
     paths = {
@@ -127,15 +119,17 @@ def openapi_document(allow_writes: bool = False) -> dict:
                                         [IDENT, depth, kinds_param, _param("all", schema={"type": "boolean"})]),
         "/api/neighbourhood/{ident}": _get("The graph browser's bounded view", "Neighbourhood", [
             IDENT, _param("hops", schema={"type": "integer", "minimum": 1, "maximum": graph.MAX_HOPS}),
+            _param("dir", schema={"type": "string", "enum": list(graph.DIRECTIONS)},
+                   description="both (neighbourhood), up (lineage: inputs) or down (downstream: products)"),
             _param("expand", description="comma-separated uids grown by one more hop"),
             _param("open", description="comma-separated collapsed groups to open (uid|dir|kind)")]),
         "/api/search": _get("Search suggestions by name or uid prefix", "SearchResults",
-                            [_param("q", required=True), _param("limit", schema={"type": "integer", "minimum": 1})], ()),
+                            [_param("q", required=True), _param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100})], (400,)),
         "/api/status": _get("Completion counts per ensemble and kind (latteprov status)", "Status",
                             [_param("ensemble")], (404,)),
         "/api/find/{kind}": _get("Nodes of a kind matching filters (latteprov find)", "Nodes", [
             _param("kind", "path"), where, _param("order"), _param("desc", schema={"type": "boolean"}),
-            _param("limit", schema={"type": "integer", "minimum": 0}),
+            _param("limit", schema={"type": "integer", "minimum": 0, "maximum": 100_000}),
             _param("offset", schema={"type": "integer", "minimum": 0})], (400,)),
         "/api/count/{kind}": _get("How many nodes of a kind match filters", "Count", [_param("kind", "path"), where], (400,)),
         "/api/impact/{ident}": _get("What invalidating the node would mark (latteprov invalidate --dry-run)",

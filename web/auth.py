@@ -21,7 +21,7 @@ import functools
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request,
                    session, url_for)
@@ -149,11 +149,19 @@ def _refuse(role: str) -> Any:
     if not current_user.is_authenticated:
         if _wants_json():
             return jsonify(error=f"login required ({role} role)"), 401
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login", next=_here()))
     message = f"user {current_user.username} is a {current_user.role}; this needs the {role} role"
     if _wants_json():
         return jsonify(error=message), 403
     abort(403, description=message)
+
+
+def _here() -> str:
+    """This request's path and query as sent (the path re-quoted, so a node name with '?', '#',
+    '%', spaces or '/' in it survives the trip through the login page)."""
+    path = quote(request.script_root + request.path, safe="/:@!$&'()*+,;=-._~")
+    query = request.query_string.decode("latin-1")
+    return f"{path}?{query}" if query else path
 
 
 def _require_reader() -> Any:

@@ -4,7 +4,8 @@ The driver behind a Store is a thread-safe connection pool, so one Store serves 
 of an app; each query runs in its own READ (or, for the write routes, WRITE) session that the
 Store opens and closes. Opening a driver per request would pay a connection and a
 connectivity check every time; so the Store lives as long as the app and :func:`close` ends
-it (``latteprov serve`` on exit, the tests' fixtures).
+it (``latteprov serve`` on exit, the tests' fixtures). Its patience is ``DB_PATIENCE`` (0.5 s: one retry): a
+database that went away answers 503 within about that, not after the driver's 30 s of retries.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def get_store() -> Store:
     app = current_app._get_current_object()
     store = app.extensions.get(_KEY)
     if store is None:
-        store = app.extensions[_KEY] = Store(app.config["SETTINGS"])
+        store = app.extensions[_KEY] = Store(app.config["SETTINGS"], patience=app.config.get("DB_PATIENCE", 0.5))
     return store
 
 

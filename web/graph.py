@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, render_template, request
 from latteprov import lineage
 from latteprov.errors import InputError, NotFound
 from latteprov.store import Store
+from latteprov.web import int_arg
 from latteprov.web.db import get_store
 
 bp = Blueprint("graph", __name__)
@@ -41,11 +42,20 @@ def _node(raw: Any, labels: list[str], files: list[str | None]) -> dict:
     return node
 
 
+DIRECTIONS = {"both": ("up", "down"), "up": ("up",), "down": ("down",)}
+
+
 def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str] = (),
-                  open_groups: Iterable[str] = (), fanout: int = 12, max_elements: int = 1000) -> dict:
-    """The bounded view around ``ident``: nodes, edges, summary nodes of collapsed groups."""
+                  open_groups: Iterable[str] = (), fanout: int = 12, max_elements: int = 1000,
+                  direction: str = "both") -> dict:
+    """The bounded view around ``ident``: nodes, edges, summary nodes of collapsed groups.
+    ``direction``: ``both`` (the neighbourhood), ``up`` (lineage: inputs only) or ``down``
+    (downstream: products only)."""
     if not 1 <= hops <= MAX_HOPS:
         raise InputError(f"hops must be between 1 and {MAX_HOPS}, not {hops}")
+    if direction not in DIRECTIONS:
+        raise InputError(f"dir must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    wanted = DIRECTIONS[direction]
     root = lineage.resolve(store, ident)
     expand, open_groups = [u for u in expand if u], sorted({g for g in open_groups if g})
     nodes: dict[str, dict] = {}
@@ -69,7 +79,7 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
         for row in rows:
             uid = row["node"]["uid"]
             nodes.setdefault(uid, _node(row["node"], row["labels"], row["files"]))
-            if row["dir"] is None:
+            if row["dir"] is None or row["dir"] not in wanted:
                 continue
             if not row["shown"]:
                 key = f"{uid}|{row['dir']}|{row['kind']}"
@@ -95,28 +105,27 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
         else:
             # Past the default hops only the nodes the user expanded grow, one hop each.
             frontier = [u for u in expand if u in nodes and u not in done]
-    return {"root": root, "hops": hops, "expand": expand, "open": open_groups,
+    return {"root": root, "hops": hops, "dir": direction, "expand": expand, "open": open_groups,
             "nodes": list(nodes.values()), "edges": list(edges.values()),
             "summaries": list(summaries.values()), "truncated": truncated}
 
 
 def search(store: Store, text: str, limit: int = 15) -> list[dict]:
-    """Entities whose name or uid starts with the words of ``text`` (for suggestions)."""
-    words = _WORD.findall(text.lower())
+    """Entities whose name contains every word of ``text`` anywhere (or whose uid starts with
+    it), best first: [{uid, name, kind, ensemble, details}]. Words are split at white space; any
+    script; case does not matter."""
+    words = text.split()
     if not words:
         return []
-    query = " AND ".join(f"{w}*" for w in words)
-    return store.read("web_search", q=query, limit=limit)
+    return store.read("web_search", first=words[0], words=[w.lower() for w in words], limit=limit)
 
 
 def view_args() -> dict:
     """The view parameters of the current request (shared by the page and the API)."""
-    try:
-        hops = int(request.args.get("hops", 1))
-    except ValueError:
-        raise InputError(f"hops must be an integer, not {request.args.get('hops')!r}") from None
+    hops = int_arg("hops", 1)
     split = lambda name: [v for v in request.args.get(name, "").split(",") if v]  # noqa: E731
-    return {"hops": hops, "expand": split("expand"), "open_groups": split("open"),
+    return {"hops": hops, "direction": request.args.get("dir", "both") or "both",
+            "expand": split("expand"), "open_groups": split("open"),
             "fanout": current_app.config["FANOUT"], "max_elements": current_app.config["MAX_ELEMENTS"]}
 
 
@@ -124,6 +133,11 @@ def view_args() -> dict:
 def page() -> str:
     """The browser page; its script fetches the view from the API (the URL is the view)."""
     ident = request.args.get("node", "").strip()
-    root = lineage.resolve(get_store(), ident) if ident else None
     view_args()  # a bad value is a 400 here, not a broken page
-    return render_template("graph/index.html", root=root, ident=ident)
+    try:
+        root = lineage.resolve(get_store(), ident) if ident else None
+    except NotFound as exc:  # a fragment (Enter in the search box): list what it matches
+        matches = search(get_store(), ident, limit=current_app.config["PAGE_SIZE"])
+        return render_template("graph/index.html", root=None, ident=ident, matches=matches,
+                               message=None if matches else str(exc)), 200 if matches else 404
+    return render_template("graph/index.html", root=root, ident=ident, matches=None, message=None)

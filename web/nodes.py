@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from latteprov import invalidate as invalidation
 from latteprov import lineage
 from latteprov.errors import InputError
-from latteprov.web import auth, respond
+from latteprov.web import auth, int_arg, respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("nodes", __name__)
@@ -20,14 +20,8 @@ writes = Blueprint("node_writes", __name__)
 
 
 def depth_arg() -> int | None:
-    """The ``depth`` query argument (absent: unbounded)."""
-    raw = request.args.get("depth")
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InputError(f"depth must be an integer, not {raw!r}") from None
+    """The ``depth`` query argument (absent: unbounded; 0 or more)."""
+    return int_arg("depth", None, 0, 1_000_000)
 
 
 @bp.route("/node/<path:ident>")

@@ -10,32 +10,28 @@ import csv
 import io
 import json
 import math
+from urllib.parse import urlencode
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 
-from latteprov import find, model
+from latteprov import find
 from latteprov.errors import InputError
-from latteprov.web import respond
+from latteprov.web import int_arg, respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("tables", __name__)
 
 CSV_LIMIT = 100_000
 _OPERATOR_START = ("<", ">", "=", "!", "~")
-# Shown first, in this order, when a class has them; the node_json keys come from outside props.
-_LEADING = ("name", "kind", "state", "valid", "ensemble")
-
-
 def kinds() -> list[type]:
     """The classes that have a table (what ``latteprov find`` can search)."""
-    return [*model.entity_classes(), model.Run, model.DataFile, model.Invalidation]
+    return find.searchable_classes()
 
 
 def columns(cls: type) -> list[str]:
-    """The columns of ``cls``'s table: the common ones first, then its own properties."""
-    props = [p for p in cls.defined_properties(aliases=False, rels=False) if p != "uid"]
-    return [c for c in _LEADING if c in props] + [p for p in props if p not in _LEADING] + ["uid"]
+    """The columns of ``cls``'s table (:func:`latteprov.find.columns`)."""
+    return find.columns(cls)
 
 
 def filters_from(args: Any, cols: list[str]) -> dict[str, str]:
@@ -65,14 +61,6 @@ def table_url(kind: str, **filters: Any) -> str:
     return url_for("tables.table", kind=kind, **{f"f.{k}": v for k, v in filters.items() if v is not None})
 
 
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise InputError(f"{name} must be an integer, not {raw!r}") from None
-
-
 def _selection(kind: str) -> tuple[type, list[str], dict[str, str], list[find.Filter], str | None, bool]:
     """What the request selects: class, columns, column filters (as given and parsed), sorting."""
     cls = find.searchable(kind)
@@ -85,8 +73,8 @@ def _selection(kind: str) -> tuple[type, list[str], dict[str, str], list[find.Fi
 def table_context(kind: str) -> dict:
     """One page of ``kind``'s table with its sorting and filters."""
     cls, cols, filters, parsed, sort, desc = _selection(kind)
-    size = min(max(_int_arg("size", current_app.config["PAGE_SIZE"]), 1), 1000)
-    page = max(_int_arg("page", 1), 1)
+    size = int_arg("size", current_app.config["PAGE_SIZE"], 1, 1000)
+    page = int_arg("page", 1, 1)
     store = get_store()
     total = find.count(store, cls.__name__, parsed)
     rows = find.find(store, cls.__name__, parsed, order_by=sort, descending=desc, limit=size,
@@ -119,10 +107,37 @@ def index() -> Any:
 
 @bp.route("/tables/<kind>")
 def table(kind: str) -> Any:
-    """One class's table: ``page``, ``size``, ``sort``, ``desc``, ``f.<column>``, ``format=csv|json``."""
+    """One class's table: ``page``, ``size``, ``sort``, ``desc``, ``f.<column>``, ``format=csv|json``.
+
+    The URL keeps only the filters in use (a submitted form's empty boxes are dropped by a
+    redirect); a filter the language refuses is shown above the table, with the boxes as typed,
+    and answers 400."""
+    empty = [k for k, v in request.args.items(multi=True) if k.startswith("f.") and not v.strip()]
+    if empty:
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k not in empty]
+        return redirect(url_for("tables.table", kind=kind) + ("?" + urlencode(kept) if kept else ""))
     if request.args.get("format") == "csv":
         return _csv(kind)
-    return respond("tables/table.html", table_context(kind))
+    try:
+        return respond("tables/table.html", table_context(kind))
+    except InputError as exc:
+        if request.args.get("format") == "json" or not _is_filter_error(kind):
+            raise
+        cls = find.searchable(kind)
+        typed = {k[2:]: v for k, v in request.args.items() if k.startswith("f.")}
+        return respond("tables/table.html", {
+            "kind": cls.__name__, "doc": " ".join((cls.__doc__ or "").split()), "columns": columns(cls),
+            "filters": typed, "sort": request.args.get("sort"), "desc": False, "page": 1, "size": 0, "total": 0,
+            "pages": 1, "rows": [], "error": str(exc)}, 400)
+
+
+def _is_filter_error(kind: str) -> bool:
+    """Whether the kind itself is fine (so the error is one of the filters, paging or sorting)."""
+    try:
+        find.searchable(kind)
+    except InputError:
+        return False
+    return True
 
 
 @bp.app_template_filter("flat")

@@ -6,16 +6,45 @@ nowhere else.
 """
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from latteprov import __version__
-from latteprov.cli import core, db, demo, export, ingest, plan, record, sync, users, web
 from latteprov.cli.context import AppContext
 from latteprov.errors import LatteprovError
 
+# Command name -> the module of latteprov.cli that defines it (in its COMMANDS). A command's
+# module, and what it imports (the driver, neomodel, Flask ...), is loaded only when that
+# command runs or help lists it, so `latteprov --version` and a query start fast
+# (docs/performance.md). tests/test_cli_startup.py checks the table against the modules.
+COMMAND_MODULES = {
+    "db": "db", "init": "db",
+    "lineage": "core", "downstream": "core", "path": "core", "show": "core", "find": "core", "status": "core",
+    "invalidate": "core", "revalidate": "core", "schema": "core", "queries": "core",
+    "record": "record", "sync": "sync",
+    "ingest": "ingest", "scan": "ingest", "derive": "ingest",
+    "serve": "web", "users": "users", "synth": "export", "export": "export", "demo": "demo",
+    "plan": "plan", "ready": "plan", "tasks": "plan",
+}
+AREAS = tuple(dict.fromkeys(COMMAND_MODULES.values()))
+
 
 class LatteprovGroup(click.Group):
-    """A group that turns library errors into one clear line and a non-zero exit."""
+    """A group that loads each command's module on first use and turns library errors into one
+    clear line and a non-zero exit."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        area = COMMAND_MODULES.get(name)
+        if area is None:
+            return None
+        module = importlib.import_module(f"latteprov.cli.{area}")
+        return {command.name: command for command in module.COMMANDS}[name]
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
         try:
@@ -28,11 +57,12 @@ class LatteprovGroup(click.Group):
 @click.version_option(__version__, prog_name="latteprov")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """Provenance tracker for lattice-QCD data, backed by Neo4j."""
+    """Provenance tracker for lattice-QCD data, backed by Neo4j.
+
+    Exit status: 0 done; 1 an error, said in one line (nothing of that input written); 2 a
+    usage error; 3 written, but some property was recorded before with another value, which was
+    kept (one 'conflict:' line each on stderr).
+    """
     ctx.obj = AppContext()
     ctx.call_on_close(ctx.obj.close)
 
-
-for _area in (db, core, record, ingest, plan, web, sync, users, export, demo):
-    for _command in _area.COMMANDS:
-        main.add_command(_command)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import click
 
 from latteprov.config import Settings, load_settings
-from latteprov.store import Store
+
+if TYPE_CHECKING:
+    from latteprov.store import Store
 
 
 class AppContext:
@@ -17,7 +20,9 @@ class AppContext:
         return load_settings()
 
     @cached_property
-    def store(self) -> Store:
+    def store(self) -> "Store":
+        from latteprov.store import Store  # the driver is imported by commands that need it only
+
         return Store(self.settings)
 
     def close(self) -> None:

@@ -77,15 +77,31 @@ def show(app: AppContext, ident: str, fmt: str) -> None:
 @click.option("--desc", "descending", is_flag=True, help="Sort descending.")
 @click.option("--limit", type=click.IntRange(0), default=None, help="At most this many rows.")
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="Skip this many rows first.")
+@click.option("--columns", default=None, metavar="COL,COL...|all",
+              help="Columns to show (JSON keeps only these too); 'all' for every one. Default: in a table, the "
+                   "name, the key fields that differ between the rows, state and validity (the fields all rows "
+                   "share are in the title); in JSON and CSV, everything.")
 @format_option(TABULAR)
 @pass_app
 def find(app: AppContext, kind: str, filters: tuple[str, ...], order_by: str | None, descending: bool,
-         limit: int | None, offset: int, fmt: str) -> None:
+         limit: int | None, offset: int, columns: str | None, fmt: str) -> None:
     """Nodes of KIND matching every FILTER: PROPERTY OP VALUE, OP one of = != < <= > >= ~ (contains).
 
-    Example: latteprov find OneToAll 'x>3' ensemble=a09m310 name~x3y3
+    A list property (file_statuses) matches with = when it has the item, != when it has not,
+    ~ when an item contains the text.
+
+    Example: latteprov find OneToAll 'x>3' ensemble=a09m310 name~x3y3 --columns name,x,y,z,t
     """
-    emit_nodes(finder.find(app.store, kind, finder.parse_filters(filters), order_by, descending, limit, offset), fmt)
+    cls = finder.searchable(kind)
+    wanted = None if columns in (None, "all") else finder.check_columns(cls, [c.strip() for c in columns.split(",") if c.strip()])
+    nodes = finder.find(app.store, kind, finder.parse_filters(filters), order_by, descending, limit, offset)
+    if wanted is None and columns is None and fmt == "table":
+        wanted, shared = finder.default_columns(cls, nodes)
+        caption = f"{len(nodes)} {cls.__name__}" + (f"; all with {', '.join(f'{k}={v}' for k, v in shared.items())}"
+                                                     if shared else "")
+        emit_nodes(nodes, fmt, wanted, caption)
+        return
+    emit_nodes(nodes, fmt, wanted)
 
 
 @click.command()
@@ -126,7 +142,7 @@ def invalidate(app: AppContext, ident: str, reason: str, by: str, dry_run: bool,
     """
     impact = invalidation.impact(app.store, ident, with_uids=dry_run and fmt == "json")
     if dry_run:
-        emit_one(impact, fmt, impact_view)
+        emit_one(impact, fmt, lambda value: impact_view(value, dry_run=True))
         return
     if not yes:
         console(stderr=True).print(impact_view(impact))

@@ -10,6 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from latteprov.cli.context import AppContext, pass_app
+from latteprov.cli.output import EXIT_CONFLICTS, report_conflicts
 from latteprov.errors import InputError
 
 conventions_options = [
@@ -56,9 +57,10 @@ def ingest() -> None:
 @ingest.command("names")
 @click.argument("paths", nargs=-1)
 @click.option("--from-list", "from_list", type=click.File("r"), help="File with one path or name per line ('-' for stdin).")
+@click.option("--dry-run", is_flag=True, help="Say what the names would create (by kind) and what is known already; write nothing.")
 @with_conventions
 @pass_app
-def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, convention_files, ensemble_map) -> None:
+def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, dry_run: bool, convention_files, ensemble_map) -> None:
     """Record the nodes and derivations that file NAMES mean (CalLat conventions by default).
 
     PATH may be '-' to read names from stdin. Existing files also get a DataFile.
@@ -77,16 +79,25 @@ def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, convention_
     if not names:
         raise InputError("give PATH..., --from-list FILE or '-'")
     with progress_bar("names", len(names)) as advance:
-        report = run(app.store, conv, names, advance=advance)
+        report = run(app.store, conv, names, advance=advance, dry_run=dry_run)
     w = report.written
+    if dry_run:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in (report.would_create or {}).items())
+        click.echo(f"dry run: {report.names} names, {report.matched} matched: would create {w.entities_created} "
+                   f"nodes{f' ({kinds})' if kinds else ''}, {w.entities_matched} already known; nothing was written")
+        if report.unmatched:
+            click.echo(f"{report.unmatched} names fit no template, e.g. {', '.join(report.unmatched_examples)}", err=True)
+        report_problems(report.problems)
+        return
     click.echo(f"{report.names} names, {report.matched} matched: {w.entities_created} nodes created, "
                f"{w.entities_matched} already known, {w.edges_written} edges, {report.files} files "
                f"({report.rate:,.0f} names/s)")
     if report.unmatched:
         click.echo(f"{report.unmatched} names fit no template, e.g. {', '.join(report.unmatched_examples)}", err=True)
-    for conflict in w.conflicts[:10]:
-        click.echo(f"warning: {conflict}", err=True)
+    report_conflicts(w.conflicts, exit=False)
     report_problems(report.problems)
+    if w.conflicts:
+        raise click.exceptions.Exit(EXIT_CONFLICTS)
 
 
 @ingest.command("h5")
@@ -106,7 +117,10 @@ def ingest_h5(app: AppContext, files: tuple[str, ...], ensemble, stream, checksu
     w = report.written
     click.echo(f"{report.ingested} of {report.files} files ingested: {w.entities_created} nodes created, "
                f"{w.entities_matched} already known, {w.edges_written} edges; {len(report.problems)} failed")
+    report_conflicts(w.conflicts, exit=False)
     report_problems(report.problems)
+    if w.conflicts:
+        raise click.exceptions.Exit(EXIT_CONFLICTS)
 
 
 @click.command()

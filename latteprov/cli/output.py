@@ -22,8 +22,12 @@ if TYPE_CHECKING:  # imported where used: rich.tree is only needed for lineage t
 
 TABULAR = ("table", "json", "csv")
 DOCUMENT = ("table", "json")
-GRAPH = ("tree", "table", "json", "dot", "mermaid")
+GRAPH = ("tree", "table", "csv", "json", "dot", "mermaid")
+# Mermaid refuses to draw more edges than this by default (its maxEdges setting).
+MERMAID_MAX_EDGES = 500
 NODE_COLUMNS = ("uid", "kind", "name", "state", "valid")
+# The exit status of a write that kept recorded values it was given others for (see report_conflicts).
+EXIT_CONFLICTS = 3
 
 
 def format_option(choices: Sequence[str] = TABULAR, default: str = "table") -> Callable:
@@ -35,6 +39,16 @@ def format_option(choices: Sequence[str] = TABULAR, default: str = "table") -> C
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     return Console(soft_wrap=False, width=None if stream.isatty() else 200, stderr=stderr)
+
+
+def report_conflicts(conflicts: Sequence[str], exit: bool = True) -> None:
+    """One line per conflict on stderr (a property recorded before with another value, which
+    was kept); then, with ``exit``, exit :data:`EXIT_CONFLICTS` when there were any. Everything
+    else was written."""
+    for line in conflicts:
+        click.echo(f"conflict: {line}", err=True)
+    if conflicts and exit:
+        raise click.exceptions.Exit(EXIT_CONFLICTS)
 
 
 def to_json(value: Any) -> str:
@@ -62,8 +76,15 @@ def emit(rows: Iterable[dict], fmt: str, columns: Sequence[str] | None = None, t
     for col in cols:
         table.add_column(col)
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in cols))
+        table.add_row(*(_human_cell(row.get(c)) for c in cols))
     console().print(table)
+
+
+def _human_cell(value: Any) -> str:
+    """A table cell: a list of plain values as 'a, b' (CSV keeps JSON, which programs read back)."""
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        return ", ".join(str(v) for v in value)
+    return _cell(value)
 
 
 def _cell(value: Any) -> str:
@@ -108,14 +129,20 @@ def lineage_tree(graph: dict, downward: bool = False) -> "Tree":
     return root
 
 
-def emit_nodes(nodes: list[dict], fmt: str) -> None:
+def emit_nodes(nodes: list[dict], fmt: str, columns: Sequence[str] | None = None, caption: str | None = None) -> None:
     """Nodes in node_json shape: as they are in JSON, flattened (shared columns, then every
-    property that occurs) in a table or CSV."""
+    property that occurs) in a table or CSV; with ``columns``, only those (JSON too), and the
+    table titled ``caption``."""
+    flat = [{**n["props"], **{c: n[c] for c in NODE_COLUMNS}} for n in nodes]
+    if columns is not None:
+        rows = [{c: row.get(c) for c in columns} for row in flat]
+        emit(rows, fmt, list(columns), title=caption)
+        return
     if fmt == "json":
         emit(nodes, fmt)
         return
     extra = sorted({k for n in nodes for k in n["props"]})
-    emit([{**{c: n[c] for c in NODE_COLUMNS}, **n["props"]} for n in nodes], fmt, [*NODE_COLUMNS, *extra])
+    emit(flat, fmt, [*NODE_COLUMNS, *extra])
 
 
 def emit_one(value: dict, fmt: str, human: Callable[[dict], RenderableType]) -> None:
@@ -136,28 +163,67 @@ def graph_dot(graph: dict) -> str:
     for n in graph["nodes"]:
         style = ', color=red, fontcolor=red' if not n.get("valid", True) else ""
         style += ", penwidth=2" if n["uid"] == graph["root"] else ""
-        lines.append(f"  {json.dumps(n['uid'])} [label={json.dumps(_node_label(n))}{style}];")
+        lines.append(f"  {_dot_id(n['uid'])} [label={_dot_id(_node_label(n))}{style}];")
     for e in graph["edges"]:
         label = e["role"] or e["type"]
-        lines.append(f"  {json.dumps(e['from'])} -> {json.dumps(e['to'])} [label={json.dumps(label)}];")
+        lines.append(f"  {_dot_id(e['from'])} -> {_dot_id(e['to'])} [label={_dot_id(label)}];")
     lines.append("}")
     return "\n".join(lines)
+
+
+def _dot_id(text: str) -> str:
+    """A DOT quoted string: the text as it is (UTF-8, so a name keeps its non-ASCII letters),
+    with quotes and backslashes escaped and line breaks as DOT's \\n."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def nearest(graph: dict, max_edges: int) -> tuple[set[str], int]:
+    """The nodes nearest the root (breadth first, edges either way) whose edges among themselves
+    stay within ``max_edges``, and that number of edges."""
+    adjacency: dict[str, list[str]] = {}
+    for e in graph["edges"]:
+        adjacency.setdefault(e["from"], []).append(e["to"])
+        adjacency.setdefault(e["to"], []).append(e["from"])
+    kept, edges, order = {graph["root"]}, 0, [graph["root"]]
+    for uid in order:
+        for other in adjacency.get(uid, ()):
+            if other in kept:
+                continue
+            added = sum(1 for e in graph["edges"] if (e["from"] == other and e["to"] in kept)
+                        or (e["to"] == other and e["from"] in kept))
+            if edges + added > max_edges:
+                return kept, edges
+            kept.add(other)
+            order.append(other)
+            edges += added
+    return kept, edges
 
 
 def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;").replace("\n", "<br/>")
 
 
-def graph_mermaid(graph: dict) -> str:
-    """A lineage-shaped answer as a Mermaid flowchart (ids n0, n1 ...; labels quoted)."""
-    ids = {n["uid"]: f"n{i}" for i, n in enumerate(graph["nodes"])}
+def graph_mermaid(graph: dict, max_edges: int = MERMAID_MAX_EDGES) -> str:
+    """A lineage-shaped answer as a Mermaid flowchart (ids n0, n1 ...; labels quoted). Above
+    Mermaid's default edge limit (``max_edges``) the chart is cut to the nodes nearest the root,
+    with a note node saying so (the JSON or DOT output has everything)."""
+    nodes = graph["nodes"]
+    note = None
+    if len(graph["edges"]) > max_edges:
+        kept, shown = nearest(graph, max_edges)
+        nodes = [n for n in nodes if n["uid"] in kept]
+        note = (f"cut to the {len(nodes)} nodes nearest the root ({shown} of {len(graph['edges'])} edges): "
+                f"Mermaid draws at most {max_edges} edges; --format json or dot has them all")
+    ids = {n["uid"]: f"n{i}" for i, n in enumerate(nodes)}
     lines = ["flowchart BT"]
-    for n in graph["nodes"]:
+    if note:
+        lines += [f"  %% {note}", f'  note["{_mermaid_text(note)}"]']
+    for n in nodes:
         lines.append(f'  {ids[n["uid"]]}["{_mermaid_text(_node_label(n))}"]')
     for e in graph["edges"]:
         if e["from"] in ids and e["to"] in ids:
             lines.append(f'  {ids[e["from"]]} -->|"{_mermaid_text(e["role"] or e["type"])}"| {ids[e["to"]]}')
-    invalid = [ids[n["uid"]] for n in graph["nodes"] if not n.get("valid", True)]
+    invalid = [ids[n["uid"]] for n in nodes if not n.get("valid", True)]
     if invalid:
         lines += ["  classDef invalid stroke:#d00,color:#d00", f"  class {','.join(invalid)} invalid"]
     return "\n".join(lines)
@@ -173,18 +239,29 @@ def _summary_table(graph: dict) -> RenderableType:
     return table
 
 
+def graph_rows(graph: dict) -> list[dict]:
+    """A lineage-shaped answer as rows (CSV, table): each node with its inputs in the answer,
+    ``role=uid`` joined by ';' (so the rows carry the edges too)."""
+    inputs: dict[str, list[str]] = {}
+    for e in graph["edges"]:
+        inputs.setdefault(e["from"], []).append(f"{e['role'] or e['type']}={e['to']}")
+    return [{**{c: n[c] for c in NODE_COLUMNS}, "inputs": ";".join(inputs.get(n["uid"], []))} for n in graph["nodes"]]
+
+
+# How each format of GRAPH prints a lineage-shaped answer (downward: a downstream answer).
+_GRAPH_RENDERERS: dict[str, Callable[[dict, bool], None]] = {
+    "json": lambda graph, downward: click.echo(to_json(graph)),
+    "dot": lambda graph, downward: click.echo(graph_dot(graph)),
+    "mermaid": lambda graph, downward: click.echo(graph_mermaid(graph)),
+    "csv": lambda graph, downward: emit(graph_rows(graph), "csv", [*NODE_COLUMNS, "inputs"]),
+    "table": lambda graph, downward: emit(graph["nodes"], "table", NODE_COLUMNS),
+    "tree": lambda graph, downward: console().print(lineage_tree(graph, downward=downward)),
+}
+
+
 def emit_graph(graph: dict, fmt: str, downward: bool = False) -> None:
     """Print a lineage-shaped answer (lineage, downstream, path) in one of :data:`GRAPH`."""
-    if fmt == "json":
-        click.echo(to_json(graph))
-    elif fmt == "dot":
-        click.echo(graph_dot(graph))
-    elif fmt == "mermaid":
-        click.echo(graph_mermaid(graph))
-    elif fmt == "table":
-        emit(graph["nodes"], "table", NODE_COLUMNS)
-    else:
-        console().print(lineage_tree(graph, downward=downward))
+    _GRAPH_RENDERERS[fmt](graph, downward)
     if graph.get("truncated") and fmt in ("tree", "table"):
         console().print(_summary_table(graph))
 
@@ -228,19 +305,28 @@ def details_view(details: dict) -> RenderableType:
                              ("invalidations", "invalidations", ("at", "action", "active", "reason", "by", "root"))):
         if details[key]:
             parts.append(_rows_table(title, details[key], cols))
+    for title, key in (("used (the run's inputs)", "used"), ("generated (the run's outputs)", "generated"),
+                       ("products stored in this file", "stored")):
+        if details.get(key):
+            more = details[f"{key}_count"] - len(details[key])
+            parts.append(_rows_table(f"{title}: {details[key + '_count']}" + (f", the first {len(details[key])} shown" if more else ""),
+                                     details[key], ("kind", "name", "state", "valid", "uid")))
     return Group(*parts)
 
 
-def impact_view(impact: dict) -> RenderableType:
-    """What an invalidation would mark, by kind and ensemble."""
-    heading = Text(f"invalidating {impact['root']} marks {impact['total']} entities"
-                   f" ({impact['already_invalid']} already invalid)")
+def impact_view(impact: dict, dry_run: bool = False) -> RenderableType:
+    """What an invalidation would mark, by kind and ensemble; a dry run says nothing changed."""
+    root = f"{impact.get('root_label') or impact['root']} ({impact['root']})"
+    heading = Text(f"{'dry run: ' if dry_run else ''}invalidating {root} would mark {impact['total']} entities"
+                   f" ({impact['already_invalid']} already invalid)" + ("; nothing was changed" if dry_run else ""))
     return Group(heading, _rows_table("", impact["by_kind_ensemble"], ("kind", "ensemble", "count")))
 
 
 def outcome_view(outcome: dict) -> RenderableType:
     """The result of an invalidation or revalidation, one key per line."""
     event = outcome["event"]
-    lines = [f"{event['action']} event {event['uid']} on {event['root']} at {event['at']} by {event['by']}: {event['reason']}"]
+    label = outcome.get("impact", {}).get("root_label")
+    root = f"{label} ({event['root']})" if label else event["root"]
+    lines = [f"{event['action']} event {event['uid']} on {root} at {event['at']} by {event['by']}: {event['reason']}"]
     lines += [f"  {k}: {v}" for k, v in outcome.items() if k not in ("event", "impact")]
     return Text("\n".join(lines))

@@ -5,6 +5,7 @@ import click
 
 from latteprov import manifest
 from latteprov.cli.context import AppContext, pass_app
+from latteprov.cli.output import report_conflicts
 
 
 @click.command("record")
@@ -17,6 +18,8 @@ def record(app: AppContext, manifests: tuple[str, ...], offline: bool) -> None:
     All runs are validated before anything is written, then written in one transaction. When
     Neo4j cannot be reached (or with --offline) they go to the spool (LATTEPROV_SPOOL) for
     'latteprov sync'. The format is docs/manifest.md, the schema docs/manifest.schema.json.
+    A run or entity recorded before gains the properties it lacked; a property recorded with
+    another value keeps that value and is reported as a conflict (exit status 3).
     """
     result = manifest.record(app.store, manifests, offline=offline)
     if result.spool is not None:
@@ -26,8 +29,7 @@ def record(app: AppContext, manifests: tuple[str, ...], offline: bool) -> None:
     w = result.written
     click.echo(f"recorded {result.runs} run(s): {w.entities_created} entities created, "
                f"{w.entities_matched} already known, {w.edges_written} edges")
-    for conflict in w.conflicts:
-        click.echo(f"conflict (the recorded value was kept): {conflict}", err=True)
+    report_conflicts(w.conflicts)
 
 
 COMMANDS: list[click.Command] = [record]

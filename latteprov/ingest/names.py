@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ class NamesReport:
     unmatched_examples: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     written: WriteResult = field(default_factory=WriteResult)
+    would_create: dict[str, int] | None = None  # a dry run's new nodes by kind
     seconds: float = 0.0
 
     @property
@@ -83,14 +85,44 @@ def _slices(batch: graph.GraphBatch, size: int) -> Iterator[graph.GraphBatch]:
         yield graph.GraphBatch(edges=derived[start:start + size])
 
 
+class DryRun:
+    """Stands in for the writer of a dry run: counts what each batch would create (by kind) and
+    what the graph holds already, writing nothing (one read of existing uids per batch)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.result = WriteResult()
+        self.created: Counter = Counter()
+        self._seen: set[str] = set()
+
+    def __enter__(self) -> "DryRun":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def put(self, batch: graph.GraphBatch) -> None:
+        rows = {r["uid"]: r["props"]["kind"] for r in batch.entities if r["uid"] not in self._seen}
+        self._seen.update(rows)
+        found = set(self.store.read("existing_uids", entities=list(rows), runs=[], files=[])[0]["entities"])
+        self.result.entities_matched += len(found)
+        self.result.entities_created += len(rows) - len(found)
+        self.created.update(kind for uid, kind in rows.items() if uid not in found)
+        self.result.edges_written += len(batch.edges)
+
+
 def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *,
-                 batch_size: int = BATCH, advance: Callable[[int], None] | None = None) -> NamesReport:
-    """Record the nodes, edges and (for existing files) DataFiles the names mean."""
+                 batch_size: int = BATCH, advance: Callable[[int], None] | None = None,
+                 dry_run: bool = False) -> NamesReport:
+    """Record the nodes, edges and (for existing files) DataFiles the names mean; with
+    ``dry_run``, only count what would be created (``report.would_create`` by kind) and what is
+    known already, writing nothing."""
     started = time.perf_counter()
     report = NamesReport()
     builder = Builder(conventions)
     hostname = datafiles.host()
-    with graph.Writer(store) as writer:
+    sink = DryRun(store) if dry_run else graph.Writer(store)
+    with sink as writer:
         for found, path in parse_names(conventions, names, report):
             uid = builder.build(found.spec, found.fields, found.raw)
             try:
@@ -109,6 +141,8 @@ def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *
             if len(batch):
                 writer.put(batch)
     report.written = writer.result
+    if dry_run:
+        report.would_create = dict(sorted(sink.created.items()))
     if advance:
         advance(report.matched % 1000)
     report.seconds = time.perf_counter() - started

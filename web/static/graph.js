@@ -46,28 +46,66 @@
       { selector: "edge.to-summary", style: { "line-style": "dashed", "label": "" } },
       { selector: "edge.big", style: { "label": "", "curve-style": "straight" } },
       { selector: "node.big", style: { "min-zoomed-font-size": 7 } },
+      // Zoomed out, a label shrinks to kind and physics; hovering shows the node's full name.
+      { selector: "node.compact", style: { "label": "data(compact)" } },
+      { selector: "node.hover", style: { "label": "data(hover)", "font-size": 11, "z-index": 99,
+                                         "text-background-color": "#fff", "text-background-opacity": 0.9 } },
     ],
   });
   window.cy = cy;
   let current = null;
+  // Compact labels when a label would be drawn smaller than about 8 px.
+  const COMPACT_BELOW = 0.9;
+  const applyZoom = () => cy.nodes().not(".summary").toggleClass("compact", cy.zoom() < COMPACT_BELOW);
+  cy.on("zoom", applyZoom);
+  cy.on("mouseover", "node", (event) => event.target.addClass("hover"));
+  cy.on("mouseout", "node", (event) => event.target.removeClass("hover"));
 
   function readUrl() {
     const params = new URLSearchParams(window.location.search);
     const list = (name) => (params.get(name) || "").split(",").filter(Boolean);
     return { node: app.dataset.root, hops: parseInt(params.get("hops") || "1", 10),
-             expand: list("expand"), open: list("open") };
+             dir: params.get("dir") || "both", expand: list("expand"), open: list("open") };
   }
 
   function query(v) {
     const params = new URLSearchParams({ node: v.node, hops: String(v.hops) });
+    if (v.dir !== "both") params.set("dir", v.dir);
     if (v.expand.length) params.set("expand", v.expand.join(","));
     if (v.open.length) params.set("open", v.open.join(","));
     return params;
   }
 
-  function shortName(name) {
-    if (!name) return "";
-    return name.length <= 34 ? name : name.slice(0, 14) + "…" + name.slice(-19);
+  // What tells one product from another, as physicists name it: configuration, source
+  // position, source-sink separation, current, particle, spin, momentum, the step of a derived
+  // dataset. A file stem cut in the middle hid exactly these.
+  const SHORT_KIND = { Baryon3pt: "3pt", Baryon2pt: "2pt", Meson2pt: "meson", OneToAll: "prop",
+                       Sequential: "seqprop", SequentialSource: "seqsrc", GaugeConfig: "cfg",
+                       DerivedDataset: "data", Source: "src" };
+
+  function physics(n) {
+    const p = n.props || {};
+    const parts = [];
+    if (p.step) parts.push(p.step);
+    if (p.particle) parts.push(p.particle);
+    if (p.current) parts.push(p.current);
+    if (p.tsep !== undefined && p.tsep !== null) parts.push(`tsep ${p.tsep}`);
+    if (p.spin) parts.push(p.spin);
+    if (p.px !== undefined && p.px !== null && (p.px || p.py || p.pz)) parts.push(`p(${p.px},${p.py},${p.pz})`);
+    const where = [];
+    if (p.config !== undefined && p.config !== null) where.push(`cfg ${p.stream || ""}${p.config}`);
+    if (p.x !== undefined && p.x !== null && p.t !== undefined) where.push(`x${p.x}y${p.y}z${p.z}t${p.t}`);
+    if (p.sources) where.push(`${String(p.sources).split("+").length} sources`);
+    if (p.flow_time && n.kind === "GaugeConfig") where.push(`flow ${p.flow_time}`);
+    return { what: parts.join(" "), where: where.join(" · ") };
+  }
+
+  function labels(n) {
+    const { what, where } = physics(n);
+    const mark = n.valid ? "" : "✗ ";
+    const full = `${mark}${n.kind}${what ? " " + what : ""}` + (where ? "\n" + where : "\n" + (n.name || ""));
+    const compact = `${mark}${SHORT_KIND[n.kind] || n.kind}${what ? " " + what : ""}`;
+    return { label: full, compact, hover: `${n.kind}\n${n.name || n.uid}` };
   }
 
   function fileStatus(files) {
@@ -84,8 +122,7 @@
       if (data.expand.includes(n.uid)) classes.push("expanded");
       els.push({ group: "nodes", classes: classes.join(" "), data: {
         id: n.uid, kind: n.kind, name: n.name, state: n.state, valid: n.valid, fileStatus: status,
-        colour: KIND_COLOURS[n.kind] || "#999",
-        label: `${n.valid ? "" : "✗ "}${n.kind}${n.props.current ? " " + n.props.current : ""}\n${shortName(n.name)}` } });
+        colour: KIND_COLOURS[n.kind] || "#999", ...labels(n) } });
     }
     for (const s of data.summaries) {
       const id = "summary:" + s.id;
@@ -115,6 +152,7 @@
     current = data;
     if (push) history.pushState(null, "", app.dataset.graphPage + "?" + query(view).toString());
     document.getElementById("hops").value = String(view.hops);
+    document.getElementById("dir").value = view.dir;
     const fetched = performance.now();
     cy.batch(() => {
       cy.elements().remove();
@@ -127,6 +165,7 @@
                                nodeDimensionsIncludeLabels: true, animate: false, fit: true, padding: 20 });
     layout.one("layoutstop", () => {
       // Wait for the frame that draws the laid-out graph before calling the view ready.
+      applyZoom();
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const done = performance.now();
         window.graphTiming = { fetch: fetched - started, draw: done - fetched, total: done - started,
@@ -216,10 +255,13 @@
     download(new Blob([JSON.stringify(current, null, 2)], { type: "application/json" }), stem() + ".json"));
   document.getElementById("fit").addEventListener("click", () => cy.fit(undefined, 20));
   document.getElementById("reset").addEventListener("click", () => {
-    view.expand = []; view.open = []; view.hops = 1; load(true);
+    view.expand = []; view.open = []; view.hops = 1; view.dir = "both"; load(true);
   });
   document.getElementById("hops").addEventListener("change", (event) => {
     view.hops = parseInt(event.target.value, 10); load(true);
+  });
+  document.getElementById("dir").addEventListener("change", (event) => {
+    view.dir = event.target.value; view.expand = []; view.open = []; load(true);
   });
   window.addEventListener("popstate", () => { Object.assign(view, readUrl()); load(false); });
 
