@@ -18,17 +18,6 @@ UNWIND $uids AS u
 MATCH (n:Entity {uid: u})
 RETURN collect(u) AS uids
 
-// name: campaign_claim_steps
-// After a re-plan: existing products $rows [{uid, step}] without a campaign_step get theirs
-// (they were recorded, ingested or declared before the campaign planned them). Returns how
-// many were given one (claimed) and the uids of those another step makes (foreign, kept).
-UNWIND $rows AS r
-MATCH (n:Entity {uid: r.uid})
-WITH n, r, n.campaign_step IS NULL AS free
-FOREACH (_ IN CASE WHEN free THEN [1] ELSE [] END | SET n.campaign_step = r.step)
-RETURN count(CASE WHEN free THEN 1 END) AS claimed,
-       collect(CASE WHEN NOT free AND n.campaign_step <> r.step THEN n.uid END) AS foreign
-
 // name: frontier
 // The ready-to-run frontier of the campaign steps $steps ('<campaign>/<step>' values), per step
 // and ensemble ($ensemble, or every one when null): products of the step that are planned,

@@ -9,9 +9,10 @@ makes (the ensemble, actions, smearings, the MILC configurations) are written as
 count as done unless they exist already.
 
 Planning is idempotent: uids are the conventions', existing nodes are matched (a state only
-moves forward, so nothing is ever demoted), and re-planning adds only what is new. An existing
-product without a step (recorded before it was planned) is given its step; one that another
-campaign's step makes keeps it and is reported.
+moves forward, so nothing is ever demoted), and re-planning adds only what is new. The write
+path adds what an existing node lacks, so a product recorded before it was planned (a file
+ingested by name) is given its step; one that another campaign's step makes keeps it, and the
+difference is reported as a conflict.
 """
 from __future__ import annotations
 
@@ -39,8 +40,6 @@ class PlanReport:
     steps: list[dict] = field(default_factory=list)   # {step, kind, node, products, existing}
     configs: int = 0
     written: WriteResult = field(default_factory=WriteResult)
-    claimed: int = 0            # existing products that were given their step
-    foreign: list[str] = field(default_factory=list)  # products another campaign's step makes
     seconds: float = 0.0
 
     @property
@@ -117,11 +116,6 @@ def plan(store: Store, camp: Campaign, dry_run: bool = False, batch_size: int = 
             for batch in batches(camp, counts, owners, batch_size, advance):
                 writer.put(batch)
         report.written = writer.result
-        if writer.result.entities_matched:
-            for part in chunks(owners, 10_000):
-                (row,) = store.write("campaign_claim_steps", rows=[{"uid": u, "step": k} for u, k in part])
-                report.claimed += row["claimed"]
-                report.foreign += row["foreign"]
     report.steps = [{"step": s.name, "kind": s.kind, "node": s.node, "products": counts[s.name],
                      **({"existing": existing[s.name]} if dry_run else {})} for s in camp.steps]
     report.seconds = time.perf_counter() - started

@@ -86,8 +86,7 @@ def test_existing_products_are_given_their_step(store, tmp_path) -> None:
 
     name = "l3296f211b630m0074m037m440e.300_wflow1.0.lime"
     ingest_names(store, conventions.preset(), [name])
-    report = plan.plan(store, campaign.load(write_campaign(tmp_path)))
-    assert report.claimed == 1
+    plan.plan(store, campaign.load(write_campaign(tmp_path)))
     (row,) = store.run_text("MATCH (n:GaugeConfig {config: 300, flow_time: 1.0}) RETURN n.state AS state, "
                             "n.campaign_step AS step")
     assert row == {"state": "done", "step": "ff/flow"}  # ingested files are done; planning does not demote
@@ -170,3 +169,17 @@ def test_the_documented_campaign_plans_the_whole_chain(store) -> None:
     assert rows == [{"config": c, "steps": ["tslice"], "n": 8} for c in (300, 305, 310)]
     # the form factors of dt-8 (proton_np) and dt8 (proton) are files of their own
     assert sorted(store.run_text("MATCH (f:Baryon3pt) RETURN collect(DISTINCT f.tsep) AS t")[0]["t"]) == [-10, -8, 8, 10]
+
+
+def test_a_product_another_campaign_plans_keeps_its_step_and_is_reported(cli, store, tmp_path) -> None:
+    assert cli("plan", write_campaign(tmp_path)).exit_code == 0
+    other = write_campaign(tmp_path, CAMPAIGN.replace('name = "ff"', 'name = "gg"'), "other.toml")
+    result = cli("plan", other, "--format", "json")
+    assert result.exit_code == 3 and result.stderr.count("conflict: ") == 22
+    report = json.loads(result.stdout)
+    assert report["written"]["entities_created"] == 0
+    conflicts = report["written"]["conflicts"]
+    assert len(conflicts) == 22 and all("campaign_step" in c for c in conflicts)
+    steps = store.run_text("MATCH (n:Entity) WHERE n.campaign_step IS NOT NULL RETURN DISTINCT "
+                           "split(n.campaign_step, '/')[0] AS campaign")
+    assert steps == [{"campaign": "ff"}]

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from latteprov.cli.context import AppContext, pass_app
 from latteprov.cli.ingest import progress_bar
-from latteprov.cli.output import DOCUMENT, emit_one, format_option
+from latteprov.cli.output import DOCUMENT, emit_one, format_option, report_conflicts
 from latteprov.errors import InputError
 
 
@@ -32,11 +32,6 @@ def plan_view(report: dict) -> RenderableType:
         lines[0] += f" ({report['rate']:,.0f} products/s)"
         lines.append(f"{w['entities_created']} nodes created, {w['entities_matched']} already known "
                      f"(states kept), {w['edges_written']} edges")
-        if report["claimed"]:
-            lines.append(f"{report['claimed']} existing products given their step")
-        if report["foreign"]:
-            lines.append(f"{len(report['foreign'])} products belong to another campaign's step (kept): "
-                         + ", ".join(report["foreign"][:3]))
     return Group(table, Text("\n".join(lines)))
 
 
@@ -51,7 +46,8 @@ def plan(app: AppContext, campaign_file: Path, dry_run: bool, fmt: str) -> None:
     The campaign file names ensembles, configurations, sources, separations, particles and
     currents, and the steps (product kind, the steps feeding it, a command template, METAQ
     resources); docs/planning.md has the format. Products are named by the CalLat conventions.
-    Re-planning adds only what is new and never moves a state back.
+    Re-planning adds only what is new and never moves a state back; a product recorded with
+    other values (another campaign's step) keeps them, one 'conflict:' line each, exit 3.
     """
     from dataclasses import asdict
 
@@ -65,6 +61,8 @@ def plan(app: AppContext, campaign_file: Path, dry_run: bool, fmt: str) -> None:
     if dry_run:
         out.pop("written")
     emit_one(out, fmt, plan_view)
+    # A product another campaign's step (or an earlier record) gave other values keeps them.
+    report_conflicts(report.written.conflicts)
 
 
 def ready_view(answer: dict) -> RenderableType:
