@@ -112,3 +112,50 @@ CALL (subtree, start) {
   RETURN kept, size(restored) AS restored
 } IN TRANSACTIONS OF 1 ROW
 RETURN size(subtree) AS total, sum(kept) AS kept, sum(restored) AS restored
+
+// name: settle_subtree_invalid
+// The last step of an invalidation, in one managed transaction: takes the DAG lock (which every
+// write adding DERIVED_FROM edges holds from before it reads its inputs' validity to its
+// commit), then the tally lock, and marks what of $uid's subtree is still valid: the products a
+// record committed while the batched marking ran. A record that commits after this waits for the
+// DAG lock and then sees $uid invalid, so its new products are created invalid. Returns changed,
+// and keeps Tally.invalid as mark_subtree_invalid does.
+MERGE (dag:Lock {name: 'dag'})
+SET dag.tick = coalesce(dag.tick, 0) + 1
+WITH dag
+MERGE (l:Lock {name: 'tally'})
+SET l.tick = coalesce(l.tick, 0) + 1
+WITH l
+MATCH (:Entity {uid: $uid})<-[:DERIVED_FROM]-*(d:Entity)
+WITH DISTINCT d
+WHERE d.valid IS NULL OR d.valid <> false
+SET d.valid = false
+WITH coalesce(d.ensemble, '') AS ensemble, d.kind AS kind, count(*) AS n
+CALL (ensemble, kind, n) {
+  MERGE (t:Tally {ensemble: ensemble, kind: kind})
+  SET t.invalid = coalesce(t.invalid, 0) + n
+}
+RETURN sum(n) AS changed
+
+// name: settle_subtree_valid
+// The last step of a revalidation, like settle_subtree_invalid: under the DAG lock and the tally
+// lock, restores what of $uid's subtree is still invalid and not covered by one of $others
+// (roots of invalidations that still hold): products a record committed, invalid, while the
+// batched restore ran. Returns restored.
+MERGE (dag:Lock {name: 'dag'})
+SET dag.tick = coalesce(dag.tick, 0) + 1
+WITH dag
+MERGE (l:Lock {name: 'tally'})
+SET l.tick = coalesce(l.tick, 0) + 1
+WITH l
+MATCH (:Entity {uid: $uid})<-[:DERIVED_FROM]-*(d:Entity)
+WITH DISTINCT d
+WHERE d.valid = false
+  AND NOT (size($others) > 0 AND EXISTS { (d)-[:DERIVED_FROM]->*(a:Entity) WHERE a.uid IN $others })
+SET d.valid = true
+WITH coalesce(d.ensemble, '') AS ensemble, d.kind AS kind, count(*) AS n
+CALL (ensemble, kind, n) {
+  MERGE (t:Tally {ensemble: ensemble, kind: kind})
+  SET t.invalid = coalesce(t.invalid, 0) - n
+}
+RETURN sum(n) AS restored

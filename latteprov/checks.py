@@ -10,6 +10,8 @@ rules check what the batch holds and the rest is checked again when the spool is
 """
 from __future__ import annotations
 
+import graphlib
+import json
 import math
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -20,6 +22,7 @@ import neo4j
 
 from latteprov import model, queries
 from latteprov.errors import InputError
+from latteprov.rows import json_value
 
 if TYPE_CHECKING:
     from latteprov.rows import GraphBatch
@@ -40,21 +43,54 @@ class CheckError(InputError):
     """A row breaks a consistency rule; the message names the object and the rule."""
 
 
+class CycleError(CheckError):
+    """A DERIVED_FROM edge would make provenance cyclic (within a batch, found here with no
+    graph; through committed edges, found by the writer)."""
+
+
+def batch_cycle(batch: "GraphBatch") -> list[str] | None:
+    """A cycle among the batch's own DERIVED_FROM edges (self-loops included), as names, or None."""
+    sorter = graphlib.TopologicalSorter()
+    for e in batch.edges:
+        if e["type"] == "DERIVED_FROM":
+            sorter.add(e["from"], e["to"])
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        names = {row["uid"]: row["props"].get("name") or row["uid"] for row in batch.entities}
+        return [names.get(uid, uid) for uid in reversed(exc.args[1])]
+    return None
+
+
 def _label(row: dict) -> str:
     props = row["props"]
     return f"{props.get('kind', '?')} {props.get('name') or row['uid']}"
 
 
-def _check_values(label: str, values: dict) -> None:
-    """Every value is one Neo4j can store and compare: text, a boolean, a finite number, a
-    64-bit integer, a datetime, or a list of those. Rows built by :mod:`latteprov.rows` are so
-    already; this catches rows built by hand and spool files written by hand or by an older
-    version, before the driver fails on them."""
+def _text(label: str, key: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = label.encode("utf-8", "backslashreplace").decode("utf-8")  # the message itself must print
+        raise CheckError(f"{shown}: {key} is not valid Unicode text (a lone surrogate?)") from None
+
+
+def _check_values(label: str, values: dict) -> dict:
+    """Every value is one Neo4j can store and compare: text (valid Unicode), a boolean, a finite
+    number, a 64-bit integer, a datetime, or a list of those; -0.0 becomes 0.0. Returns the
+    values so normalised. Rows built by :mod:`latteprov.rows` are so already; this catches rows
+    built by hand and spool files written by hand or by an older version, before the driver
+    fails on them."""
+    out = {}
     for key, value in values.items():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, bool) or item is None or isinstance(item, (str, datetime)):
+        _text(label, "a property name", str(key))
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, str):
+                _text(label, key, item)
+            elif isinstance(item, bool) or item is None or isinstance(item, datetime):
                 continue
-            if isinstance(item, float):
+            elif isinstance(item, float):
                 if not math.isfinite(item):
                     raise CheckError(f"{label}: {key}={item!r} is not a finite number")
             elif isinstance(item, int):
@@ -62,12 +98,54 @@ def _check_values(label: str, values: dict) -> None:
                     raise CheckError(f"{label}: {key}={item!r} is beyond 64-bit integers")
             else:
                 raise CheckError(f"{label}: {key} is a {type(item).__name__}, which no property can hold")
+        if isinstance(value, float):
+            value = value + 0.0
+        elif isinstance(value, list):
+            value = [v + 0.0 if isinstance(v, float) else v for v in value]
+        out[key] = value
+    return out
+
+
+def _check_run(run: dict) -> None:
+    """A run row: checked values (its parameters too, as JSON), an end time only with an ended
+    state and not before the start."""
+    props, mutable = run.get("props", {}), run.get("mutable", {})
+    label = f"Run {props.get('name') or run['uid']}"
+    run["props"], run["mutable"] = _check_values(label, props), _check_values(label, mutable)
+    params = props.get("params")
+    if isinstance(params, str):
+        def refuse(constant: str) -> None:
+            raise CheckError(f"{label}: params: {constant} is not a finite number")
+        try:
+            json_value(json.loads(params, parse_constant=refuse), "params")
+        except CheckError:
+            raise
+        except InputError as exc:
+            raise CheckError(f"{label}: {exc}") from None
+        except ValueError:
+            raise CheckError(f"{label}: params is not JSON") from None
+    state, ended, started = mutable.get("exit_state"), mutable.get("ended_at"), props.get("started_at")
+    if state is not None and state not in model.STATES:
+        raise CheckError(f"{label}: exit state {state!r} is not one of {', '.join(model.STATES)}")
+    if ended is not None and state not in model.ENDED_STATES:
+        raise CheckError(f"{label}: an end time goes with exit state {' or '.join(model.ENDED_STATES)}, not {state}")
+    if isinstance(ended, datetime) and isinstance(started, datetime) and ended < started:
+        raise CheckError(f"{label}: ends ({ended.isoformat()}) before it starts ({started.isoformat()})")
 
 
 def _check_row(row: dict) -> None:
     """The rules that need nothing but the row itself."""
-    props = row["props"]
-    _check_values(_label(row), props)
+    kind = row["props"].get("kind")
+    try:
+        cls = model.kind_class(kind) if isinstance(kind, str) else None
+    except InputError:
+        cls = None
+    if cls is None or not issubclass(cls, model.Entity):
+        raise CheckError(f"{_label(row)}: {kind!r} is not an entity kind")
+    unknown = sorted(set(row["props"]) - set(model.properties(cls)) - {"uid", "kind", "name"})
+    if unknown:
+        raise CheckError(f"{_label(row)}: {cls.__name__} has no property {unknown[0]!r}")
+    row["props"] = props = _check_values(_label(row), row["props"])
     if row.get("state") is not None and row["state"] not in model.STATES:
         raise CheckError(f"{_label(row)}: state {row['state']!r} is not one of {', '.join(model.STATES)}")
     parity = props.get("parity")
@@ -132,12 +210,10 @@ def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
     for row in batch.entities:
         _check_row(row)
     for run in batch.runs:
-        _check_values(f"Run {run['props'].get('name') or run['uid']}", {**run["props"], **run.get("mutable", {})})
-        state = run.get("mutable", {}).get("exit_state")
-        if state is not None and state not in model.STATES:
-            raise CheckError(f"Run {run['uid']}: exit state {state!r} is not one of {', '.join(model.STATES)}")
+        _check_run(run)
     for row in batch.files:
-        _check_values(f"DataFile {row['props'].get('path')}", {**row["props"], **row.get("mutable", {})})
+        label = f"DataFile {row['props'].get('path')}"
+        row["props"], row["mutable"] = _check_values(label, row["props"]), _check_values(label, row.get("mutable", {}))
         status = row.get("mutable", {}).get("status", row["props"].get("status"))
         if status not in model.FILE_STATUSES:
             raise CheckError(f"DataFile {row['props'].get('path')}: status {status!r} is not one of "
@@ -150,6 +226,10 @@ def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
     correlator_edges: dict[str, list[str]] = {}
     sea_edges: list[tuple[str, str]] = []
     for e in batch.edges:
+        for end in ("from", "to", "role"):
+            if isinstance(e.get(end), str):
+                _text(f"{e['type']} edge", end, e[end])
+
         if e["type"] != "DERIVED_FROM":
             continue
         if e["role"] in PROPAGATOR_ROLES:
@@ -157,6 +237,9 @@ def check_batch(batch: "GraphBatch", lookup: Lookup | None = None) -> None:
         elif e["role"] == "sea_action":
             sea_edges.append((e["from"], e["to"]))
 
+    cycle = batch_cycle(batch)
+    if cycle is not None:
+        raise CycleError("edge would close a cycle: " + " -> ".join(cycle))
     wanted_tags = sorted({row["props"]["ensemble"] for row in placed} - ensembles.keys())
     related = {u for frm, tos in correlator_edges.items() for u in (frm, *tos)}
     related |= {u for edge in sea_edges for u in edge}

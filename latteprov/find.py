@@ -77,10 +77,12 @@ def _typed(cls: type[StructuredNode], flt: Filter) -> Any:
         return _BOOLEANS[flt.value.lower()]
     if isinstance(prop, DateTimeNeo4jFormatProperty):
         try:
-            datetime.fromisoformat(flt.value)
+            parsed = datetime.fromisoformat(flt.value.replace("Z", "+00:00") if flt.value.endswith("Z") else flt.value)
         except ValueError:
             raise InputError(f"filter {flt}: {flt.value!r} is not an ISO date or time") from None
-        return flt.value  # compared through datetime() in the query
+        if parsed.utcoffset() is not None and abs(parsed.utcoffset().total_seconds()) > 18 * 3600:
+            raise InputError(f"filter {flt}: a UTC offset is at most 18 hours")
+        return parsed.isoformat()  # Python reads more spellings than Cypher's datetime(): pass its own
     try:
         return model.coerce_props(cls, {flt.prop: flt.value})[flt.prop]
     except InputError as exc:
@@ -162,8 +164,9 @@ def _build(name: str, kind: str, filters: list[Filter]) -> tuple[str, dict, type
         elif isinstance(prop, DateTimeNeo4jFormatProperty):
             # instants, not their spelling: both sides in UTC (Cypher's = on zoned datetimes
             # also compares the offset, so 01:00-05:00 would not equal 06:00Z)
-            conditions.append(f"datetime({{datetime: {field}, timezone: 'Z'}}) {OPERATORS[flt.op]} "
-                              f"datetime({{datetime: datetime($v{i}), timezone: 'Z'}})")
+            # (a node without the property does not match, and no error stops the others)
+            conditions.append(f"({field} IS NOT NULL AND datetime({{datetime: {field}, timezone: 'Z'}}) "
+                              f"{OPERATORS[flt.op]} datetime({{datetime: datetime($v{i}), timezone: 'Z'}}))")
         else:
             conditions.append(f"{field} {OPERATORS[flt.op]} $v{i}")
     text = (queries.get(name).text.replace("LABEL", f"`{cls.__label__}`", 1)

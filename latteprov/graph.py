@@ -9,7 +9,6 @@ first write), would close a cycle or names an unknown uid is rolled back whole.
 from __future__ import annotations
 
 import calendar
-import graphlib
 import json
 import queue
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 import neo4j
 
 from latteprov import checks, model, queries, tally
+from latteprov.checks import CycleError  # noqa: F401 (raised here too; callers catch graph.CycleError)
 from latteprov.errors import InputError
 from latteprov.identity import is_uid, make_uid
 from latteprov.lookup import resolve
@@ -39,10 +39,6 @@ RUN_MUTABLE = ("ended_at", "exit_state")
 
 class GraphError(InputError):
     """A batch was refused: it would close a cycle, or names something unknown."""
-
-
-class CycleError(GraphError):
-    """A DERIVED_FROM edge would make provenance cyclic."""
 
 
 class RacingCreate(neo4j.exceptions.DriverError, StoreError):
@@ -78,18 +74,6 @@ def _dedupe(rows: list[dict], key: Any) -> list[dict]:
     return list(seen.values())
 
 
-def _dag_cycle(edges: list[dict], names: dict[str, str]) -> list[str] | None:
-    """A cycle among ``edges`` alone (as names), or None."""
-    sorter = graphlib.TopologicalSorter()
-    for e in edges:
-        sorter.add(e["from"], e["to"])
-    try:
-        sorter.prepare()
-    except graphlib.CycleError as exc:
-        return [names.get(uid, uid) for uid in reversed(exc.args[1])]
-    return None
-
-
 def _create(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
     """Run one of the CREATE statements; a uid created meanwhile by another transaction
     (the uniqueness constraint refuses ours) makes the driver retry the whole batch."""
@@ -99,10 +83,33 @@ def _create(tx: neo4j.ManagedTransaction, name: str, **params: Any) -> None:
         raise RacingCreate(f"{name} refused by a uniqueness constraint: {exc.message}") from exc
 
 
-def _merged_runs(runs: list[dict]) -> list[dict]:
-    """Runs by uid: the first row's properties with what later rows add, and the end time and
-    exit state of the furthest state any row reached (what MERGE-ing the rows one after the
-    other leaves: states only move forward, see merge_runs)."""
+def _merged_entities(rows: list[dict], conflicts: list[str]) -> list[dict]:
+    """Entities by uid, as recording the rows one after the other would leave them: the first
+    row's properties with what later rows add (a differing value is kept as first given and
+    reported in ``conflicts``), and the furthest state any row names (states only move forward)."""
+    merged: dict[str, dict] = {}
+    rank = lambda state: model.STATE_RANK.get(state, -1)  # noqa: E731
+    for row in rows:
+        first = merged.get(row["uid"])
+        if first is None:
+            merged[row["uid"]] = {**row, "props": dict(row["props"])}
+            continue
+        for key, value in row["props"].items():
+            if key not in first["props"]:
+                first["props"][key] = value
+            elif key != "name" and first["props"][key] != value:
+                conflicts.append(f"{first['props'].get('kind')} {first['props'].get('name')}: {key} given "
+                                 f"{_shown(first['props'][key])} and {_shown(value)} (the first is kept)")
+        if rank(row.get("state")) > rank(first.get("state")):
+            first["state"] = row["state"]
+    return list(merged.values())
+
+
+def _merged_runs(runs: list[dict], conflicts: list[str] | None = None) -> list[dict]:
+    """Runs by uid, as recording the rows one after the other would leave them: the first row's
+    properties with what later rows add (parameters key by key; a differing value is kept as
+    first given and reported in ``conflicts``), and the end time and exit state of the furthest
+    state any row reached (states only move forward, see merge_runs)."""
     merged: dict[str, dict] = {}
     rank = lambda mutable: model.STATE_RANK.get(mutable.get("exit_state"), -1)  # noqa: E731
     for row in runs:
@@ -110,11 +117,35 @@ def _merged_runs(runs: list[dict]) -> list[dict]:
             merged[row["uid"]] = {**row, "props": dict(row["props"]), "mutable": dict(row["mutable"])}
             continue
         first = merged[row["uid"]]
-        for key, value in row["props"].items():
-            first["props"].setdefault(key, value)
+        add, found = _run_merge(row, first["props"], given_twice=True)
+        _run_end(row, first["props"], first["mutable"], found, "given (the first is kept)")
+        first["props"].update(add)
+        if conflicts is not None:
+            conflicts += found
         if rank(row["mutable"]) > rank(first["mutable"]):
             first["mutable"] = dict(row["mutable"])
     return list(merged.values())
+
+
+def _check_run_times(label: str, started: Any, ended: Any) -> None:
+    """A run does not end before it starts, whichever records gave the two times."""
+    if started is not None and ended is not None and ended < started:
+        raise InputError(f"{label}: ends ({ended.isoformat()}) before it starts ({started.isoformat()})")
+
+
+def _run_end(row: dict, recorded: dict, recorded_mutable: dict, conflicts: list[str], note: str) -> None:
+    """The end of a run recorded again: a different end time for the same final state is a
+    conflict (the first is kept); a start and an end from different records must agree."""
+    rank = lambda state: model.STATE_RANK.get(state, -1)  # noqa: E731
+    old_state, new_state = recorded_mutable.get("exit_state"), row["mutable"].get("exit_state")
+    old_end, new_end = _native(recorded_mutable.get("ended_at")), row["mutable"].get("ended_at")
+    moves = rank(new_state) > rank(old_state)
+    label = f"Run {recorded.get('name') or row['uid']}"
+    if not moves and new_state == old_state and old_end is not None and new_end is not None and old_end != new_end:
+        conflicts.append(f"{label}: ended_at {note.split()[0]} {_shown(old_end)}, given {_shown(new_end)} "
+                         f"{' '.join(note.split()[1:])}")
+    started = _native(recorded.get("started_at")) or row["props"].get("started_at")
+    _check_run_times(label, started, new_end if moves else old_end)
 
 
 def _native(value: Any) -> Any:
@@ -126,14 +157,15 @@ def _shown(value: Any) -> str:
     return repr(value.isoformat() if isinstance(value, datetime) else value)
 
 
-def _run_merge(row: dict, recorded: dict) -> tuple[dict, list[str]]:
+def _run_merge(row: dict, recorded: dict, given_twice: bool = False) -> tuple[dict, list[str]]:
     """What recording ``row`` again adds to the run whose properties are ``recorded``: the
     properties it lacks (parameters key by key), and one conflict line per property (or
     parameter) recorded with another value, which is kept. Times compare as instants; the
-    name is a label, the first one stays."""
+    name is a label, the first one stays. (``given_twice``: both are rows of one batch.)"""
     add: dict = {}
     conflicts: list[str] = []
     label = f"Run {recorded.get('name') or row['uid']}"
+    was, kept_note = ("given", "(the first is kept)") if given_twice else ("recorded", "(the recorded value is kept)")
     for key, value in row["props"].items():
         if key in ("uid", "name"):
             continue
@@ -146,12 +178,12 @@ def _run_merge(row: dict, recorded: dict) -> tuple[dict, list[str]]:
                 if k not in kept:
                     kept[k] = given[k]
                 elif kept[k] != given[k]:
-                    conflicts.append(f"{label}: params.{k} recorded {kept[k]!r}, given {given[k]!r} (the recorded value is kept)")
+                    conflicts.append(f"{label}: params.{k} {was} {kept[k]!r}, given {given[k]!r} {kept_note}")
             merged = json.dumps(kept, sort_keys=True)
             if merged != old:
                 add[key] = merged
         elif old != value:
-            conflicts.append(f"{label}: {key} recorded {_shown(old)}, given {_shown(value)} (the recorded value is kept)")
+            conflicts.append(f"{label}: {key} {was} {_shown(old)}, given {_shown(value)} {kept_note}")
     return add, conflicts
 
 
@@ -203,8 +235,8 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
                       lambda e: (e["from"], e["to"], e["role"]))
     if derived:
         tx.run(queries.get("take_dag_lock").text).consume()
-    entities = _dedupe(batch.entities, lambda r: r["uid"])
-    runs = _merged_runs(batch.runs)
+    entities = _merged_entities(batch.entities, result.conflicts)
+    runs = _merged_runs(batch.runs, result.conflicts)
     files = _dedupe(batch.files, lambda r: r["uid"])
     edges = {type_: derived if type_ == "DERIVED_FROM" else _dedupe(
         [e for e in batch.edges if e["type"] == type_], lambda e: (e["from"], e["to"], e["role"]))
@@ -275,7 +307,9 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
         for row in runs:
             if row["uid"] in new_runs:
                 continue
-            add, conflicts = _run_merge(row, recorded_runs[row["uid"]])
+            recorded = recorded_runs[row["uid"]]
+            add, conflicts = _run_merge(row, recorded)
+            _run_end(row, recorded, recorded, conflicts, "recorded (the recorded value is kept)")
             result.conflicts += conflicts
             rows.append(_wired({**row, "props": add}))
         tx.run(queries.get("merge_runs").text, rank=model.STATE_RANK, rows=rows).consume()
@@ -305,9 +339,8 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
         # Only edges whose source existed before this transaction can close a cycle through
         # committed edges (docs/architecture.md, "No cycles"); the others are checked in Python.
         old_sources = [e for e in derived if e["from"] not in created]
-        names = {row["uid"]: row["props"].get("name") or row["uid"] for row in batch.entities}
-        cycle = _dag_cycle(derived, names)
-        if cycle is None and old_sources:
+        cycle = None  # a cycle within the batch was refused by the checks, before any write
+        if old_sources:
             found = tx.run(queries.get("find_cycles").text,
                            rows=[{"from": e["from"], "to": e["to"]} for e in old_sources]).single()
             cycle = found["cycle"] if found is not None else None

@@ -11,7 +11,10 @@ records such an event and sets ``valid=true`` on X's subtree, except on the node
 X or downstream of the root of another event that still holds: those stay invalid.
 
 Both run on the server (no uid list goes through Python) in transactions of :data:`BATCH`
-entities, each of which takes the tally lock and keeps ``Tally.invalid`` exact. Both are
+entities, each of which takes the tally lock and keeps ``Tally.invalid`` exact, then settle in
+one transaction that takes the DAG lock first: whatever a concurrent record committed meanwhile
+is marked then, and a record that commits later reads the new validity (writes that add
+derivations hold that lock from reading their inputs' validity to their commit). Both are
 resumable: invalidation creates the event first and marks afterwards, so running it again on
 the same root (an idempotent call: it reuses the event that holds) finishes an interrupted run
 and also catches products recorded since; revalidation restores first and records its event
@@ -64,6 +67,9 @@ def invalidate(store: Store, ident: str, reason: str, by: str, batch: int = BATC
     # Marked on the server; the count is recorded once it is known, and a re-run after an
     # interruption reuses the event and completes both.
     marked = _counts(store.write_auto("mark_subtree_invalid", uid=root, batch=batch), "changed")
+    # Products recorded while the batches ran: marked under the DAG lock, after which every
+    # record sees the root invalid (no race between a record and an invalidation).
+    marked["changed"] += _settled(store.write("settle_subtree_invalid", uid=root), "changed")
     event = store.write("set_invalidation_count", uid=event_uid, count=marked["total"])[0]["event"]
     return {"event": _event(event), "already": bool(holding), "total": marked["total"], "changed": marked["changed"]}
 
@@ -85,10 +91,16 @@ def revalidate(store: Store, ident: str, reason: str, by: str, batch: int = BATC
         raise InputError(f"{ident!r} is not invalidated")
     done = _counts(store.write_auto("mark_subtree_valid", uid=root, others=others, batch=batch),
                    "kept", "restored")
+    done["restored"] += _settled(store.write("settle_subtree_valid", uid=root, others=others), "restored")
     event = store.write("record_invalidation", uid=_new_event_uid(), action="revalidate", reason=reason, by=by,
                         root=root, count=done["restored"])[0]["event"]
     return {"event": _event(event), "revoked": [e["uid"] for e in own], "total": done["total"],
             "restored": done["restored"], "still_invalid": done["kept"]}
+
+
+def _settled(rows: list[dict], key: str) -> int:
+    """What a settle_* statement changed (no row, or a null sum, when nothing was left)."""
+    return (rows[0][key] or 0) if rows else 0
 
 
 def _counts(rows: list[dict], *keys: str) -> dict:

@@ -196,10 +196,13 @@ def validate(run: ManifestRun) -> None:
         raise ManifestError(f"{run.where}: {error.json_path}: {message}")
     for path, value in _times(run.data):
         try:
-            if datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is None:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
                 raise ValueError
         except ValueError:
             raise ManifestError(f"{run.where}: {path}: {value!r} is not an ISO 8601 time with a time zone") from None
+        if abs(parsed.utcoffset().total_seconds()) > 18 * 3600:
+            raise ManifestError(f"{run.where}: {path}: {value!r}: a UTC offset is at most 18 hours")
 
 
 def _times(data: Any, path: str = "$") -> Iterable[tuple[str, str]]:
@@ -249,6 +252,9 @@ class BuiltRun:
 
 
 def _entity(spec: dict, state: str | None, where: str) -> dict:
+    clash = sorted({"kind", "name", "state"} & spec.get("props", {}).keys())
+    if clash:
+        raise ManifestError(f"{where}: props.{clash[0]}: give {clash[0]} beside props, not inside them")
     try:
         return graph.entity(spec["kind"], name=spec.get("name"), state=spec.get("state", state), **spec.get("props", {}))
     except InputError as exc:
@@ -312,17 +318,11 @@ def build(run: ManifestRun) -> BuiltRun:
 
 
 def _merged(built: list[BuiltRun]) -> GraphBatch:
-    """All runs' batches as one; an entity named twice keeps the row that says its state."""
+    """All runs' batches as one; the writer merges rows of one node as recording them one after
+    the other would (properties added, differing values reported, the furthest state kept)."""
     merged = GraphBatch()
-    rows: dict[str, dict] = {}
     for b in built:
-        for row in b.batch.entities:
-            if row["uid"] not in rows or row.get("state") is not None:
-                rows[row["uid"]] = row
-        merged.runs += b.batch.runs
-        merged.files += b.batch.files
-        merged.edges += b.batch.edges
-    merged.entities = list(rows.values())
+        merged.extend(b.batch)
     return merged
 
 

@@ -53,8 +53,18 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Kept by the write path, never given: a row that sets them is refused.
+DERIVED_PROPS = frozenset({"uid", "kind", "valid", "file_statuses", "search_name", "created_at"})
+
+
 def entity(kind: str, name: str | None = None, state: str | None = None, **props: Any) -> dict:
-    """A row for one entity of class ``kind``: uid from its natural key, props typed."""
+    """A row for one entity of class ``kind``: uid from its natural key, props typed. InputError
+    for an unknown kind or property, a bad value, or a property the write path keeps itself
+    (:data:`DERIVED_PROPS`: validity follows invalidations, file statuses the files)."""
+    kept = sorted(DERIVED_PROPS & props.keys())
+    if kept:
+        raise InputError(f"{kind}: {', '.join(kept)} {'is' if len(kept) == 1 else 'are'} kept by latteprov, not given "
+                         "(validity follows invalidations, file statuses the files, the uid the natural key)")
     cls = model.kind_class(kind)
     if not issubclass(cls, model.Entity) or not cls.natural_key:
         raise InputError(f"{kind} is not a concrete entity kind")

@@ -62,9 +62,37 @@ def batch_to_json(batch: GraphBatch) -> dict:
     return {"entities": batch.entities, "runs": batch.runs, "files": batch.files, "edges": batch.edges}
 
 
+# The shape of each kind of row in a spool line: required keys and their types.
+_ROW_SHAPES = {
+    "entities": {"uid": str, "labels": list, "props": dict},
+    "runs": {"uid": str, "props": dict, "mutable": dict},
+    "files": {"uid": str, "props": dict, "mutable": dict},
+    "edges": {"from": str, "to": str, "type": str},
+}
+
+
 def batch_from_json(data: dict) -> GraphBatch:
-    """The batch :func:`batch_to_json` wrote."""
-    return GraphBatch(**{k: list(data.get(k, [])) for k in ("entities", "runs", "files", "edges")})
+    """The batch :func:`batch_to_json` wrote; ValueError naming what is wrong for anything of
+    another shape (a spool written by hand or by another version)."""
+    if not isinstance(data, dict):
+        raise ValueError("the batch is not an object")
+    rows = {}
+    for key, shape in _ROW_SHAPES.items():
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            raise ValueError(f"batch.{key} is not a list")
+        for i, row in enumerate(value):
+            if not isinstance(row, dict):
+                raise ValueError(f"batch.{key}[{i}] is not an object")
+            for field_name, type_ in shape.items():
+                if not isinstance(row.get(field_name), type_):
+                    raise ValueError(f"batch.{key}[{i}].{field_name} is missing or not a {type_.__name__}")
+            if key == "entities" and not isinstance(row["props"].get("kind"), str):
+                raise ValueError(f"batch.entities[{i}].props.kind is missing")
+            row.setdefault("state", None) if key == "entities" else None
+            row.setdefault("role", None) if key == "edges" else None
+        rows[key] = list(value)
+    return GraphBatch(**rows)
 
 
 class SpoolWriter:
@@ -222,7 +250,7 @@ def _move(path: Path, into: Path, reason: str | None = None) -> Path:
     target = into / path.name
     if reason is not None:
         note = into / (path.name + ".reason")
-        note.write_text(reason + "\n", encoding="utf-8")
+        note.write_text(reason + "\n", encoding="utf-8", errors="backslashreplace")
     os.rename(path, target)
     _fsync_dir(path.parent)
     _fsync_dir(into)
@@ -230,14 +258,19 @@ def _move(path: Path, into: Path, reason: str | None = None) -> Path:
 
 
 def _replay_locked(store: Store, path: Path) -> FileReport | str | None:
-    """Replay ``path`` under its lock: its report, the reason it cannot be replayed, or None
-    when a job still holds it."""
-    fd = os.open(path, os.O_RDONLY)
+    """Replay ``path`` under its lock: its report, the reason it cannot be replayed, None when
+    a job (or another sync) holds it, or "gone" when another sync has moved it away."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return "gone"  # another sync replayed it and moved it meanwhile
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
+        if not path.exists():
+            return "gone"  # replayed by another sync while we waited for nothing: its lock is ours now
         try:
             report = replay_file(store, path)
         except SpoolError as exc:
@@ -269,6 +302,8 @@ def sync(store: Store, directory: Path) -> SyncReport:
         outcome = _replay_locked(store, path)
         if outcome is None:
             report.busy.append(path)
+        elif outcome == "gone":
+            continue
         elif isinstance(outcome, str):
             failed.append(path)
         else:
@@ -277,6 +312,8 @@ def sync(store: Store, directory: Path) -> SyncReport:
         outcome = _replay_locked(store, path)
         if outcome is None:
             report.busy.append(path)
+        elif outcome == "gone":
+            continue
         elif isinstance(outcome, str):
             report.rejected.append((_move(path, directory / REJECTED, outcome), outcome))
         else:

@@ -173,7 +173,7 @@ def test_invalid_state_and_exit_state_are_refused(store) -> None:
     run = graph.run_row("Run:x")
     run["mutable"]["exit_state"] = "ok"
     b.runs.append(run)
-    refused(store, b, "Run Run:x: exit state 'ok'")
+    refused(store, b, "Run job Run:x: exit state 'ok'")
 
 
 @pytest.mark.parametrize("value,message", [

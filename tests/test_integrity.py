@@ -4,6 +4,7 @@ numbers refused before anything is written or spooled, offline as strict as onli
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,177 @@ def test_the_api_refuses_bad_params_before_the_payload_runs(store) -> None:
         with record.run("solve", store=store, params={"mass": float("nan")}):
             ran.append(1)
     assert ran == [] and runs(store) == []
+
+
+# -- a record and an invalidation at the same time ---------------------------------------------
+@pytest.mark.parametrize("action", ["invalidate", "revalidate"])
+def test_a_record_committing_while_an_invalidation_runs_gets_the_right_validity(store, chain, action) -> None:
+    """The record reads the configuration's validity, the invalidation (or revalidation) runs its
+    batches, then the record commits: the products it made must follow the new validity."""
+    import threading
+    import time
+
+    if action == "revalidate":
+        invalidate.invalidate(store, chain["cfg"], "bad", "test")
+    b = GraphBatch()
+    kids = []
+    for t in range(40):
+        uid = b.add("OneToAll", name=f"late{t}", t=t, **PROP)
+        b.link(uid, chain["cfg"], "gauge")
+        kids.append(uid)
+    with store.session(write=True) as session:
+        tx = session.begin_transaction()
+        graph.write_in_tx(tx, b)  # holds the DAG lock, has read cfg's validity, not committed
+        other = threading.Thread(target=lambda: getattr(invalidate, action)(store, chain["cfg"], "race", "test"))
+        other.start()
+        time.sleep(1.5)  # the batched marking has run by now; the settle waits for the DAG lock
+        tx.commit()
+    other.join(60)
+    assert not other.is_alive()
+    want = action == "revalidate"
+    rows = store.run_text("UNWIND $uids AS u MATCH (n:Entity {uid: u}) RETURN n.valid AS v", uids=kids)
+    assert len(rows) == len(set(kids)) and all(r["v"] is want for r in rows)
+    tallies_match_a_recount(store)
+
+
+# -- rows of one node in one batch, end times, and spool lines of any shape --------------------------
+def test_rows_of_one_node_in_one_record_merge_as_if_recorded_one_after_the_other(cli, store, tmp_path) -> None:
+    out = {"kind": "QuarkSmearing", "name": "smear", "props": {"radius": 3.5, "steps": 45}}
+    late = [{**RUN, "started_at": "2026-11-25T06:00:00Z", "outputs": [out]},
+            {**{k: v for k, v in RUN.items() if k != "ended_at"}, "exit_state": "running",
+             "started_at": "2026-11-25T01:00:00-05:00", "outputs": [out]}]
+    assert cli("record", write(tmp_path, "late.json", late)).exit_code == 0
+    assert store.run_text("MATCH (n:QuarkSmearing) RETURN n.state AS s") == [{"s": "done"}]  # the furthest state
+    assert [r["state"] for r in runs(store)] == ["done"]
+    twice = [{"kind": "setup", "job_id": 9, "started_at": "2026-11-25T06:00:00Z", "params": {"a": 1},
+              "outputs": [{"kind": "Ensemble", "name": "a96m1", "props": {"tag": "a96m1", "nx": 24, "beta": 6.1}}]},
+             {"kind": "setup", "job_id": 9, "started_at": "2026-11-25T06:00:00Z", "params": {"a": 2, "b": 3},
+              "outputs": [{"kind": "Ensemble", "name": "a96m1", "props": {"tag": "a96m1", "nx": 32, "nt": 64}}]}]
+    result = cli("record", write(tmp_path, "twice.json", twice))
+    assert result.exit_code == 3
+    assert "conflict: Ensemble a96m1: nx given 24 and 32 (the first is kept)" in result.output
+    assert "params.a given 1, given 2 (the first is kept)" in result.output
+    assert store.run_text("MATCH (e:Ensemble) RETURN e.nx AS nx, e.nt AS nt, e.beta AS beta") == [{"nx": 24, "nt": 64, "beta": 6.1}]
+    assert json.loads(store.run_text("MATCH (r:Run {job_id: '9'}) RETURN r.params AS p")[0]["p"]) == {"a": 1, "b": 3}
+
+
+def test_a_different_end_time_is_a_conflict_and_an_end_before_a_start_recorded_apart_is_refused(cli, store, tmp_path) -> None:
+    base = {**RUN, "started_at": "2026-11-25T06:00:00Z"}
+    assert cli("record", write(tmp_path, "e1.json", {**base, "ended_at": "2026-11-25T07:00:00Z"})).exit_code == 0
+    result = cli("record", write(tmp_path, "e2.json", {**base, "ended_at": "2026-11-25T09:00:00Z"}))
+    assert result.exit_code == 3 and "ended_at recorded '2026-11-25T07:00:00+00:00', given '2026-11-25T09:00:00+00:00'" in result.output
+    end_only = {"kind": "solve", "uid": "ebs1", "ended_at": "2026-11-25T05:00:00Z", "exit_state": "done"}
+    assert cli("record", write(tmp_path, "x1.json", end_only)).exit_code == 0
+    result = cli("record", write(tmp_path, "x2.json", {"kind": "solve", "uid": "ebs1", "exit_state": "running",
+                                                     "started_at": "2026-11-25T06:00:00Z"}))
+    assert result.exit_code == 1 and "ends (2026-11-25T05:00:00+00:00) before it starts (2026-11-25T06:00:00+00:00)" in result.output
+    both = [{"kind": "solve", "uid": "ebs2", "ended_at": "2026-11-25T05:00:00Z", "exit_state": "done"},
+            {"kind": "solve", "uid": "ebs2", "exit_state": "running", "started_at": "2026-11-25T06:00:00Z"}]
+    assert cli("record", write(tmp_path, "z.json", both)).exit_code == 1
+    assert not store.run_text("MATCH (r:Run {uid: 'ebs2'}) RETURN r")
+
+
+def test_a_datetime_filter_skips_nodes_without_the_property_and_reads_any_iso_spelling(cli, store) -> None:
+    b = GraphBatch(runs=[graph.run_row("run:a", started_at=datetime(2026, 11, 25, 6, tzinfo=timezone.utc)),
+                         graph.run_row("run:b", exit_state="done", started_at=datetime(2026, 11, 25, 6, tzinfo=timezone.utc),
+                                       ended_at=datetime(2026, 11, 25, 8, tzinfo=timezone.utc))])
+    graph.write(store, b)
+    for flt in ("ended_at>2026-01-01T00:00:00Z", "ended_at=2026-11-25 08:00:00Z", "ended_at=2026-11-25T03:00:00-05:00"):
+        result = cli("find", "Run", flt, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert [r["uid"] for r in json.loads(result.output)] == ["run:b"], flt
+    result = cli("find", "Run", "started_at=2026-11-25T06:00:00+23:59")
+    assert result.exit_code == 1 and "a UTC offset is at most 18 hours" in result.output
+
+
+@pytest.mark.parametrize("props,message", [
+    ({"step": "s", "inputs_key": "p1", "state": "planned"}, "props.state: give state beside props, not inside them"),
+    ({"step": "s", "inputs_key": "p1", "name": "x"}, "props.name: give name beside props, not inside them"),
+    ({"step": "s", "inputs_key": "p1", "file_statuses": ["on_disk"]}, "file_statuses is kept by latteprov, not given"),
+    ({"step": "s", "inputs_key": "p1", "valid": False}, "valid is kept by latteprov, not given"),
+])
+def test_props_the_write_path_keeps_or_that_clash_are_one_line(cli, store, tmp_path, props, message) -> None:
+    manifest = {"kind": "x", "outputs": [{"kind": "DerivedDataset", "name": "P1", "props": props}]}
+    result = cli("record", write(tmp_path, "m.json", manifest))
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_lone_surrogate_and_an_offset_beyond_18_hours_are_refused_online_and_offline(cli, store, settings, tmp_path) -> None:
+    files = spooled(settings)
+    for offline in ([], ["--offline"]):
+        bad_name = write(tmp_path, "s.json", '{"kind": "x", "outputs": [{"kind": "QuarkSmearing", "name": "\\ud800", '
+                                            '"props": {"radius": 1.0, "steps": 1}}]}')
+        result = cli("record", *offline, bad_name)
+        assert result.exit_code == 1 and "not valid Unicode text" in result.output, result.output
+        result = cli("record", *offline, write(tmp_path, "o.json", {**RUN, "started_at": "2026-11-25T06:00:00+23:59"}))
+        assert result.exit_code == 1 and "a UTC offset is at most 18 hours" in result.output
+    assert spooled(settings) == files
+
+
+def spool_line(batch: dict) -> str:
+    return json.dumps({"event": "declared", "run": None, "at": {"$datetime": "2026-11-25T06:00:00+00:00"}, "batch": batch}) + "\n"
+
+
+SMEAR = {"uid": "QuarkSmearing:" + "5" * 20, "labels": ["Entity", "Action", "QuarkSmearing"], "state": None,
+         "props": {"uid": "QuarkSmearing:" + "5" * 20, "kind": "QuarkSmearing", "name": "s", "radius": 1.0, "steps": 1}}
+
+
+@pytest.mark.parametrize("name,batch,reason", [
+    ("nan-params", {"runs": [{"uid": "Run:" + "1" * 20, "props": {"uid": "Run:" + "1" * 20, "params": '{"a": NaN}'},
+                              "mutable": {"exit_state": "done"}}]}, "params: NaN is not a finite number"),
+    ("end-before-start", {"runs": [{"uid": "Run:" + "2" * 20, "props": {"uid": "Run:" + "2" * 20,
+                                    "started_at": {"$datetime": "2026-11-25T06:00:00+00:00"}},
+                                    "mutable": {"exit_state": "done", "ended_at": {"$datetime": "2026-11-25T05:00:00+00:00"}}}]},
+     "before it starts"),
+    ("running-with-end", {"runs": [{"uid": "Run:" + "3" * 20, "props": {"uid": "Run:" + "3" * 20},
+                                    "mutable": {"exit_state": "running", "ended_at": {"$datetime": "2026-11-25T05:00:00+00:00"}}}]},
+     "an end time goes with exit state"),
+    ("unknown-property", {"entities": [{**SMEAR, "props": {**SMEAR["props"], "z": 1.0}}]}, "QuarkSmearing has no property 'z'"),
+    ("no-kind", {"entities": [{**SMEAR, "props": {"uid": SMEAR["uid"], "name": "s"}}]}, "props.kind is missing"),
+    ("not-a-list", {"entities": "nope"}, "batch.entities is not a list"),
+    ("lone-surrogate", {"entities": [{**SMEAR, "props": {**SMEAR["props"], "name": "\ud800"}}]}, "not valid Unicode text"),
+])
+def test_a_spool_line_of_any_shape_is_rejected_with_its_reason_never_a_traceback(cli, store, tmp_path, name, batch, reason) -> None:
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    (spool_dir / f"a-{name}.jsonl").write_text(spool_line(batch))
+    (spool_dir / "b-good.jsonl").write_text(spool_line({"entities": [SMEAR]}))
+    result = cli("sync", spool_dir)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert reason in (spool_dir / "rejected" / f"a-{name}.jsonl.reason").read_text()
+    assert (spool_dir / "done" / "b-good.jsonl").exists()
+
+
+def test_minus_zero_in_a_spool_line_is_stored_as_zero(cli, store, tmp_path) -> None:
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    (spool_dir / "a.jsonl").write_text(spool_line({"entities": [{**SMEAR, "props": {**SMEAR["props"], "radius": -0.0}}]}))
+    assert cli("sync", spool_dir).exit_code == 0
+    assert str(store.run_text("MATCH (n:QuarkSmearing) RETURN n.radius AS r")[0]["r"]) == "0.0"
+
+
+def test_two_syncs_of_one_directory_at_once_replay_everything_once_without_a_traceback(store, settings, tmp_path) -> None:
+    import threading
+
+    spool_dir = tmp_path / "spool"
+    for i in range(12):
+        with SpoolWriter(spool_dir, f"f{i:02d}") as writer:
+            b = GraphBatch()
+            b.add("QuarkSmearing", name=f"s{i}", radius=float(i), steps=i)
+            writer.append("declared", b)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            spool.sync(store, spool_dir)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and spool.pending(spool_dir) == []
+    assert len(list((spool_dir / "done").iterdir())) == 12
+    assert store.run_text("MATCH (n:QuarkSmearing) RETURN count(n) AS n") == [{"n": 12}]

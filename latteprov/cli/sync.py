@@ -33,7 +33,7 @@ def sync(app: AppContext, directory: Path | None) -> None:
     for uid in report.unfinished:
         click.echo(f"failed: run {uid} started but never finished (killed at its wall-clock limit?)")
     for path in report.busy:
-        click.echo(f"skipped {path.name}: a job is still writing it")
+        click.echo(f"skipped {path.name}: locked (a job is still writing it, or another sync is replaying it)")
     click.echo(f"synced {len(report.files)} file(s) from {directory}: "
                f"{sum(f.runs for f in report.files)} run(s), {len(report.unfinished)} never finished, "
                f"{len(report.conflicts)} conflict(s), {len(report.busy)} busy, {len(report.rejected)} rejected")
