@@ -52,6 +52,7 @@ UPDATE entity SET valid = FALSE, invalidated_by = {p} WHERE uid IN (
 STATUS = """
 SELECT e.ensemble, e.kind, COUNT(DISTINCT e.uid) AS total,
        COUNT(DISTINCT CASE WHEN e.state = 'planned' THEN e.uid END) AS planned,
+       COUNT(DISTINCT CASE WHEN e.state = 'queued' THEN e.uid END) AS queued,
        COUNT(DISTINCT CASE WHEN e.state = 'running' THEN e.uid END) AS running,
        COUNT(DISTINCT CASE WHEN e.state = 'done' THEN e.uid END) AS done,
        COUNT(DISTINCT CASE WHEN e.state = 'failed' THEN e.uid END) AS failed,
@@ -141,7 +142,7 @@ class Relational:
         return cur.rowcount
 
     def status(self) -> list[dict]:
-        cols = ("ensemble", "kind", "total", "planned", "running", "done", "failed", "invalid",
+        cols = ("ensemble", "kind", "total", "planned", "queued", "running", "done", "failed", "invalid",
                 "on_disk", "on_tape", "missing", "wrong_size", "unknown")
         return [dict(zip(cols, row)) for row in self._query(STATUS)]
 

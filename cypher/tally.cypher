@@ -27,13 +27,14 @@ RETURN coalesce(n.ensemble, '') AS ensemble, n.kind AS kind, n.state AS state, n
        coalesce(n.file_statuses, []) AS files, count(*) AS count
 
 // name: tally_add
-// Adds $rows [{ensemble, kind, total, planned, running, done, failed, invalid, on_disk, on_tape,
+// Adds $rows [{ensemble, kind, total, planned, queued, running, done, failed, invalid, on_disk, on_tape,
 // missing, wrong_size, unknown}] (differences, possibly negative) to the Tally nodes, creating
 // those that do not exist yet. Run under the tally lock.
 UNWIND $rows AS r
 MERGE (t:Tally {ensemble: r.ensemble, kind: r.kind})
 SET t.total = coalesce(t.total, 0) + r.total,
     t.planned = coalesce(t.planned, 0) + r.planned,
+    t.queued = coalesce(t.queued, 0) + r.queued,
     t.running = coalesce(t.running, 0) + r.running,
     t.done = coalesce(t.done, 0) + r.done,
     t.failed = coalesce(t.failed, 0) + r.failed,
@@ -59,6 +60,7 @@ RETURN count(t) AS deleted
 // The status rows from the Tally nodes (ensemble $ensemble, or all when null; '' stands for
 // shared entities and comes back as null, sorted last like the scan), and whether the tallies
 // are complete (a graph without entities has nothing to count); no rows when they are not.
+// (queued is absent on Tally nodes written before that state existed: 0.)
 OPTIONAL MATCH (l:Lock {name: 'tally'})
 WITH coalesce(l.complete, NOT EXISTS { MATCH (:Entity) }) AS complete
 OPTIONAL MATCH (t:Tally)
@@ -66,7 +68,7 @@ WHERE complete AND t.total > 0 AND ($ensemble IS NULL OR t.ensemble = $ensemble)
 WITH complete, t ORDER BY t.ensemble = '', t.ensemble, t.kind
 RETURN complete,
        collect(t {ensemble: CASE t.ensemble WHEN '' THEN null ELSE t.ensemble END, .kind, .total, .planned,
-                  .running, .done, .failed, .invalid, .on_disk, .on_tape, .missing, .wrong_size,
+                  queued: coalesce(t.queued, 0), .running, .done, .failed, .invalid, .on_disk, .on_tape, .missing, .wrong_size,
                   .unknown}) AS rows
 
 // name: tally_products_of_runs

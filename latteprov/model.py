@@ -33,10 +33,11 @@ from neomodel import (
 from latteprov.errors import InputError
 from latteprov.identity import make_uid
 
-STATES = ("planned", "running", "done", "failed")
+STATES = ("planned", "queued", "running", "done", "failed")
 # States only move forward: a late event never moves a run or product back (a re-run that
-# succeeds lifts a failed product to done; nothing leaves done).
-STATE_RANK = {"planned": 0, "running": 1, "failed": 2, "done": 3}
+# succeeds lifts a failed product to done; nothing leaves done). ``queued``: written as a task
+# for a job manager (``latteprov tasks write``), not started yet.
+STATE_RANK = {"planned": 0, "queued": 1, "running": 2, "failed": 3, "done": 4}
 ENDED_STATES = ("failed", "done")  # the states a run with an end time is in
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Neo4j stores as an integer
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
@@ -80,13 +81,14 @@ class Entity(StructuredNode):
     uid = StringProperty(unique_index=True, required=True, help_text="Deterministic id: '<Kind>:' + 20 hex digits of sha256 over the natural key.")
     name = StringProperty(index=True, help_text="Readable name: the CalLat file stem where there is one.")
     kind = StringProperty(index=True, help_text="The most specific class name (Propagator, Baryon2pt ...).")
-    state = StringProperty(choices={s: s for s in STATES}, default="done", index=True, help_text="Completion state: planned -> running -> done | failed.")
+    state = StringProperty(choices={s: s for s in STATES}, default="done", index=True, help_text="Completion state: planned -> queued -> running -> done | failed (queued: written as a job-manager task).")
     # Not indexed: invalidating a subtree rewrites valid on every entity of it, and an index on
     # a two-valued property made that a third slower (docs/performance.md) and served no query.
     valid = BooleanProperty(default=True, help_text="False once this entity or anything it derives from is invalidated.")
     ensemble = StringProperty(index=True, help_text="Ensemble tag (a09m310 ...), carried by every per-ensemble entity for filtering and status.")
     file_statuses = ArrayProperty(StringProperty(), help_text="Status of each DataFile the entity is stored at, kept by the write path and 'latteprov scan' so the status report needs no relationship walk.")
     created_at = DateTimeNeo4jFormatProperty(help_text="When the node was first written.")
+    campaign_step = StringProperty(index=True, help_text="The campaign step that computes this product, '<campaign>/<step>' (set by 'latteprov plan'; absent for products no campaign plans).")
     search_name = StringProperty(help_text="The name in lower case, kept by the write path: the search box matches a fragment anywhere in it, whatever its case (text index entity_search_name).")
 
     derived_from = RelationshipTo("Entity", "DERIVED_FROM", model=Derivation, cardinality=CheckedRelationship)
@@ -411,7 +413,7 @@ class Run(StructuredNode):
     params = JSONProperty(help_text="Parameters of the run.")
     started_at = DateTimeNeo4jFormatProperty(help_text="Start time (UTC).")
     ended_at = DateTimeNeo4jFormatProperty(help_text="End time (UTC).")
-    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, running, done or failed.")
+    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, queued, running, done or failed.")
 
     used = RelationshipTo("Entity", "USED", cardinality=CheckedRelationship)
     generated = RelationshipFrom("Entity", "GENERATED_BY", cardinality=CheckedRelationship)
@@ -471,6 +473,28 @@ class Invalidation(StructuredNode):
     count = IntegerProperty(help_text="How many entities it marked.")
 
 
+class Campaign(StructuredNode):
+    """A production campaign ('latteprov plan'): ensembles, configurations and the steps that
+    compute its products, with their command templates and resources (docs/planning.md)."""
+
+    name = StringProperty(unique_index=True, required=True, help_text="Campaign name (the campaign file's name).")
+    source = StringProperty(help_text="Path of the campaign file it was last planned from.")
+    document = JSONProperty(help_text="The campaign file as validated: ensembles, steps, command templates, resources, METAQ settings.")
+    planned_at = DateTimeNeo4jFormatProperty(help_text="When it was last planned (UTC).")
+
+
+class Task(StructuredNode):
+    """A METAQ task file written by 'latteprov tasks write': which products it computes, and where."""
+
+    uid = StringProperty(unique_index=True, required=True, help_text="'Task:' + hash of the METAQ directory and the file name.")
+    name = StringProperty(index=True, help_text="File name of the task (<product name>.sh, or a bundle's).")
+    metaq = StringProperty(index=True, help_text="Absolute path of the METAQ directory it was written to.")
+    folder = StringProperty(help_text="Where it was written: todo or priority.")
+    campaign_step = StringProperty(help_text="The campaign step of its products, '<campaign>/<step>'.")
+    products = ArrayProperty(StringProperty(), help_text="uids of the products it computes.")
+    written_at = DateTimeNeo4jFormatProperty(help_text="When it was written (UTC).")
+
+
 class WebUser(StructuredNode):
     """A user of the web app (Neo4j Community has no roles, so the app enforces them)."""
 
@@ -514,7 +538,7 @@ def entity_classes() -> list[type[Entity]]:
 
 def all_classes() -> list[type[StructuredNode]]:
     """Every node class of the schema."""
-    return [*entity_classes(), Run, DataFile, Invalidation, WebUser, Lock]
+    return [*entity_classes(), Run, DataFile, Invalidation, Campaign, Task, WebUser, Lock]
 
 
 @lru_cache(maxsize=None)

@@ -26,7 +26,7 @@ import neo4j
 from latteprov import queries
 from latteprov.store import Store
 
-STATES = ("planned", "running", "done", "failed")
+STATES = ("planned", "queued", "running", "done", "failed")
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 COUNTS = ("total", *STATES, "invalid", *FILE_STATUSES)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from latteprov import lineage
+from latteprov import frontier, lineage
 from latteprov.cli import demo
 
 
@@ -34,3 +34,15 @@ def test_demo_twice_is_idempotent(cli, store) -> None:
     assert again.exit_code == 0, again.output
     assert graph_size(store) == first  # same nodes, edges and one invalidation event
     assert first[2] == 1
+
+
+def test_demo_plans_a_campaign_with_ready_and_queued_work(cli, store, settings) -> None:
+    result = cli("demo", "--no-serve")
+    assert result.exit_code == 0, result.output
+    answer = frontier.ready(store)
+    steps = {g["step"]: (g["ready"], g["queued"]) for g in answer["groups"]}
+    assert steps["source"] == (3 * 4 - demo.SOURCE_TASKS, demo.SOURCE_TASKS)  # flows of 3 configurations done
+    assert steps["flow"] == (2, 0)
+    tasks = sorted((settings.data_dir / "demo-metaq" / "todo").glob("src_*.sh"))
+    assert len(tasks) == demo.SOURCE_TASKS
+    assert "latteprov ready" in result.output and "demo-metaq" in result.output

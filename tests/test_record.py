@@ -150,7 +150,7 @@ def test_declare_records_planned_work_and_set_state_moves_it(store, inputs) -> N
 def test_set_state_refuses_unknown_uids_and_states(store) -> None:
     with pytest.raises(NotFound, match="OneToAll:11111111111111111111"):
         record.set_state(store, ["OneToAll:11111111111111111111"], "done")
-    with pytest.raises(InputError, match="'complete' is not one of planned, running, done, failed"):
+    with pytest.raises(InputError, match="'complete' is not one of planned, queued, running, done, failed"):
         record.set_state(store, [], "complete")
 
 

@@ -39,14 +39,14 @@ def test_counts_per_ensemble_and_kind(store, campaign) -> None:
 
 def test_states_and_file_statuses_are_counted(store) -> None:
     b = GraphBatch()
-    for i, (state, file_status) in enumerate([("planned", None), ("running", "unknown"), ("done", "on_disk"),
-                                              ("done", "wrong_size"), ("failed", "missing")]):
+    for i, (state, file_status) in enumerate([("planned", None), ("queued", None), ("running", "unknown"),
+                                              ("done", "on_disk"), ("done", "wrong_size"), ("failed", "missing")]):
         uid = b.add("Source", name=f"s{i}", state=state, ensemble="e1", stream="a", config=1, x=i, y=0, z=0, t=0)
         if file_status:
             b.add_file(uid, f"/data/s{i}", host="h", status=file_status)
     graph.write(store, b)
     (row,) = status.status(store, "e1")
-    assert row == {"ensemble": "e1", "kind": "Source", "total": 5, "planned": 1, "running": 1, "done": 2,
+    assert row == {"ensemble": "e1", "kind": "Source", "total": 6, "planned": 1, "queued": 1, "running": 1, "done": 2,
                    "failed": 1, "invalid": 0, "on_disk": 1, "on_tape": 0, "missing": 1, "wrong_size": 1,
                    "unknown": 1}
 

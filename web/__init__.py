@@ -93,11 +93,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SETTINGS"] = load_settings()
     app.json.sort_keys = False
 
-    from latteprov.web import api, auth, dashboard, graph, nodes, schema, tables
+    from latteprov.web import api, auth, dashboard, frontier, graph, nodes, schema, tables
 
     # Login, roles and CSRF first: auth must see the write routes being registered.
     auth.init_app(app)
-    for module in (graph, dashboard, tables, nodes, schema, api):
+    for module in (graph, dashboard, frontier, tables, nodes, schema, api):
         app.register_blueprint(module.bp)
     if app.config["ALLOW_WRITES"]:
         app.register_blueprint(nodes.writes)

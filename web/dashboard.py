@@ -1,23 +1,25 @@
 """The completion dashboard: per ensemble and kind, how far production has come.
 
-Bars split each kind into planned, running, done and failed (and invalid, orthogonal to
+Bars split each kind into planned, queued, running, done and failed (and invalid, orthogonal to
 state), and the files into on disk, on tape, missing, wrong size, unknown, as LatteDB's
-progress view did. Every count links to the table filtered to the nodes it counts.
+progress view did. Every count links to the table filtered to the nodes it counts. Per
+ensemble and campaign step, the planned work: how many products are ready to run, queued as
+METAQ tasks and running (linked to the frontier page).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 
-from latteprov import status
+from latteprov import frontier, status
 from latteprov.web import respond
 from latteprov.web.db import get_store
 from latteprov.web.tables import table_url
 
 bp = Blueprint("dashboard", __name__)
 
-STATES = ("done", "running", "planned", "failed")
+STATES = ("done", "running", "queued", "planned", "failed")
 FILES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 
 
@@ -42,6 +44,12 @@ def dashboard_context(ensemble: str | None) -> dict:
             "links": {key: table_url(row["kind"], ensemble=row["ensemble"], **filt) for key, filt in (
                 ("total", {}), *((s, {"state": s}) for s in STATES), ("invalid", {"valid": "false"}))},
         })
+    for g in frontier.ready(get_store(), ensemble=ensemble, limit=0)["groups"]:
+        name = g["ensemble"] or "shared"
+        group = groups.setdefault(name, {"ensemble": g["ensemble"], "title": name, "kinds": []})
+        group.setdefault("work", []).append({
+            **{k: g[k] for k in ("campaign", "step", "kind", "ready", "queued", "running")},
+            "link": url_for("frontier.index", step=f"{g['campaign']}/{g['step']}", ensemble=g["ensemble"])})
     return {"ensemble": ensemble, "rows": rows, "ensembles": list(groups.values()),
             "states": STATES, "file_statuses": FILES}
 

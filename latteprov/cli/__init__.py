@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "record": "record", "sync": "sync",
     "ingest": "ingest", "scan": "ingest", "derive": "ingest",
     "serve": "web", "users": "users", "synth": "export", "export": "export", "import": "export", "demo": "demo",
+    "plan": "plan", "ready": "plan", "tasks": "plan",
 }
 AREAS = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 

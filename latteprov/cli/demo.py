@@ -2,15 +2,19 @@
 
 A database up (started locally when none answers), the schema installed, the tier-S synthetic
 campaign and the shipped real a15m310 file loaded, one configuration invalidated so the story
-is visible, then the web app served with its URL and three commands worth trying. Everything
-it writes is MERGEd by uid and invalidating twice records one event, so a second run only
-refreshes what is there.
+is visible, a small production campaign planned (``latteprov/data/demo_campaign.toml``) with
+its first flows recorded done and a few sources written as METAQ tasks (so the dashboard shows
+ready and queued work), then the web app served with its URL and commands worth trying.
+Everything it writes is MERGEd by uid, invalidating twice records one event, and tasks are
+written only into an empty demo METAQ directory, so a second run only refreshes what is there.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from latteprov import data, find, graph, invalidate, synth
+from latteprov import campaign, data, find, graph, invalidate, metaq, plan, record, synth
 from latteprov.cli.context import AppContext, pass_app
 from latteprov.cli.web import build_app, run
 from latteprov.config import load_settings
@@ -22,6 +26,9 @@ TIER = "S"
 BAD_CONFIG = "l3296f211b630m0074m037m440e.305"
 REASON = "demo: plaquette outlier in the HMC history"
 SHOWCASE_FILTERS = ["ensemble=a09m310", "config=305", "current=A3"]
+CAMPAIGN = "demo_campaign.toml"
+FLOWS_DONE = 3      # configurations whose flow the demo records as done
+SOURCE_TASKS = 6    # sources it writes as METAQ tasks
 
 
 def ensure_database(app: AppContext) -> Store:
@@ -99,6 +106,22 @@ def load_campaign(store: Store) -> dict:
     return {"invalidated": story, "showcase": showcase}
 
 
+def plan_campaign(store: Store, metaq_root: Path) -> dict:
+    """Plan the demo campaign, record the flows of its first configurations done, and (into an
+    empty METAQ directory only) write some of the sources they made ready as tasks."""
+    camp = campaign.load(data.path(CAMPAIGN))
+    click.echo(f"planning campaign {camp.name} ({CAMPAIGN}) ...", err=True)
+    report = plan.plan(store, camp)
+    first = list(camp.ensembles[0].configs[:FLOWS_DONE])
+    flows = [r["uid"] for r in store.read("step_products", step=f"{camp.name}/flow", configs=first)]
+    record.set_state(store, flows, "done")
+    metaq_root.mkdir(parents=True, exist_ok=True)
+    written = None
+    if not store.read("tasks_of", metaq=str(metaq_root.absolute())):
+        written = metaq.write_tasks(store, metaq_root, step=f"{camp.name}/source", limit=SOURCE_TASKS)
+    return {"campaign": camp.name, "products": report.products, "metaq": metaq_root, "written": written}
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface the web app listens on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port of the web app.")
@@ -110,14 +133,18 @@ def demo(app: AppContext, host: str, port: int, no_serve: bool) -> None:
     store = ensure_database(app)
     loaded = load_campaign(store)
     click.echo(load_real_file(store), err=True)
+    planned = plan_campaign(store, app.settings.data_dir / "demo-metaq")
     story, showcase = loaded["invalidated"], loaded["showcase"]
     click.echo(f"\ndatabase: {app.settings.uri}")
     click.echo(f"invalidated {BAD_CONFIG} and the {story['total'] - 1} products derived from it ({REASON!r})")
     click.echo(f"\nweb app: http://{host}:{port}/graph?node={showcase['uid']}")
     click.echo(f"         (a 3-pt correlator of that configuration: {showcase['name']})")
+    click.echo(f"planned campaign {planned['campaign']}: {planned['products']} products; METAQ tasks in {planned['metaq']}")
     click.echo("\ntry:")
     click.echo(f"  latteprov lineage {showcase['uid']}")
     click.echo("  latteprov status")
+    click.echo("  latteprov ready --limit 10")
+    click.echo(f"  latteprov tasks scan --metaq {planned['metaq']}")
     click.echo(f"  latteprov invalidate {BAD_CONFIG.replace('.305', '.310')} --reason 'bad plaquette' --dry-run")
     if no_serve:
         return

@@ -17,7 +17,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: rich.tree is only needed for lineage trees
     from rich.tree import Tree
 
 TABULAR = ("table", "json", "csv")
@@ -269,7 +269,7 @@ def emit_graph(graph: dict, fmt: str, downward: bool = False) -> None:
 def status_table(rows: list[dict]) -> RenderableType:
     """Status rows as a table with a bar of done/total per row."""
     table = Table(title="completion by ensemble and kind")
-    for col in ("ensemble", "kind", "done / total", "", "planned", "running", "failed", "invalid",
+    for col in ("ensemble", "kind", "done / total", "", "planned", "queued", "running", "failed", "invalid",
                 "on disk", "on tape", "missing", "wrong size", "unknown"):
         table.add_column(col, justify="left" if col in ("ensemble", "kind", "") else "right")
     for r in rows:
@@ -277,7 +277,7 @@ def status_table(rows: list[dict]) -> RenderableType:
                           complete_style="green" if r["done"] == r["total"] else "yellow")
         invalid = Text(str(r["invalid"]), style="red" if r["invalid"] else "")
         table.add_row(r["ensemble"] or "(shared)", r["kind"], f"{r['done']} / {r['total']}", bar,
-                      str(r["planned"]), str(r["running"]), str(r["failed"]), invalid,
+                      str(r["planned"]), str(r["queued"]), str(r["running"]), str(r["failed"]), invalid,
                       *(str(r[k]) for k in ("on_disk", "on_tape", "missing", "wrong_size", "unknown")))
     return table
 

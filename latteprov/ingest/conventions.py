@@ -30,7 +30,7 @@ from latteprov.errors import InputError
 
 PRESET = "callat.toml"
 # Entity properties every kind has; a node's own properties come from its fields.
-BASE_PROPS = {"uid", "name", "kind", "state", "valid", "created_at", "ensemble"}
+BASE_PROPS = {"uid", "name", "kind", "state", "valid", "created_at", "ensemble", "campaign_step"}
 _SPEC = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _SPEC_TYPES = re.compile(r"\{(\w+)(?::([^}]*))?\}")
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]+$")

@@ -29,6 +29,7 @@
       { selector: "node.root", style: { "width": 34, "height": 34, "border-width": 3, "border-color": "#000", "font-weight": "bold" } },
       { selector: "node.expanded", style: { "border-style": "double", "border-width": 4 } },
       { selector: "node.state-planned", style: { "background-opacity": 0.3 } },
+      { selector: "node.state-queued", style: { "background-opacity": 0.3, "border-color": "#56b4e9", "border-width": 3 } },
       { selector: "node.state-running", style: { "border-color": "#e69f00", "border-width": 3, "border-style": "dotted" } },
       { selector: "node.state-failed", style: { "shape": "octagon", "border-color": "#7f0000", "border-width": 3 } },
       { selector: "node.file-missing, node.file-wrong_size", style: { "shape": "triangle" } },
@@ -266,6 +267,6 @@
 
   document.getElementById("legend").innerHTML = Object.entries(KIND_COLOURS).map(([kind, colour]) =>
     `<span class="swatch" style="background:${colour}"></span>${kind}`).join(" ") +
-    " · <span class='swatch invalid-swatch'></span>invalid · faint = planned · octagon = failed · barrel = on tape · triangle = file missing";
+    " · <span class='swatch invalid-swatch'></span>invalid · faint = planned (blue ring: queued) · octagon = failed · barrel = on tape · triangle = file missing";
   load(false);
 })();
