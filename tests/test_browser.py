@@ -98,20 +98,23 @@ def test_graph_page_draws_the_correlators_neighbourhood(page, server, campaign, 
 
 
 def test_a_3pt_label_carries_its_configuration_source_tsep_and_current_and_compacts_when_zoomed_out(
-        page, server, campaign) -> None:
+        page, server, campaign, session_store) -> None:
     uid = campaign["showcase"]["uid"]  # formfac_a09m310_e_305_..._dt-3_..._x29y20z7t28_SS_A3
     page.goto(f"{server}/graph?node={uid}&hops=2")
     page.wait_for_function(READY)
     label = page.evaluate(f"cy.$id('{uid}').data('label')")
     assert label.startswith("✗ Baryon3pt") and "A3" in label and "tsep -3" in label  # invalid: its config is
     assert "cfg e305" in label and "x29y20z7t28" in label
-    page.evaluate("cy.zoom(0.3)")
-    assert page.evaluate(f"cy.$id('{uid}').hasClass('compact')")
-    assert page.evaluate(f"cy.$id('{uid}').style('label')").startswith("✗ 3pt")
-    page.evaluate("cy.zoom(1.5)")
-    assert not page.evaluate(f"cy.$id('{uid}').hasClass('compact')")
     page.evaluate(f"cy.$id('{uid}').emit('mouseover')")
     assert campaign["showcase"]["name"] in page.evaluate(f"cy.$id('{uid}').style('label')")
+    # A view that fits only zoomed out draws compact labels. (It is loaded, not zoomed by the test:
+    # headless Chromium without a GPU crashes its renderer when a drawn page is zoomed.)
+    config = find.find(session_store, "GaugeConfig", find.parse_filters(["config=305", "flow_time=1.0"]), limit=1)[0]
+    page.goto(f"{server}/graph?node={config['uid']}&hops=3")
+    page.wait_for_function(READY)
+    zoom = page.evaluate("cy.zoom()")
+    assert zoom < 0.9 and page.evaluate(f"cy.$id('{config['uid']}').hasClass('compact')"), zoom
+    assert page.evaluate(f"cy.$id('{config['uid']}').style('label')") == "✗ cfg"  # invalid: the demo's bad configuration
 
 
 def test_lineage_and_downstream_views_show_one_direction_each(page, server, campaign, session_store) -> None:
