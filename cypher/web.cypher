@@ -46,3 +46,13 @@ RETURN n.uid AS uid, n.name AS name, n.kind AS kind, n.ensemble AS ensemble,
         WHERE n[key] IS NOT NULL | key + '=' + toString(n[key])] AS details
 ORDER BY NOT n.search_name STARTS WITH $words[0], size(n.name), n.name
 LIMIT $limit
+
+// name: web_missing_not_made
+// Of the files counted missing on the dashboard, those of products not made yet (planned or
+// queued: nothing expects their file yet), per (ensemble, kind); the rest are lost. $ensemble
+// for one ensemble, null for all.
+MATCH (n:Entity)
+WHERE n.state IN ['planned', 'queued'] AND 'missing' IN n.file_statuses
+  AND ($ensemble IS NULL OR n.ensemble = $ensemble)
+RETURN coalesce(n.ensemble, '') AS ensemble, n.kind AS kind,
+       sum(size([s IN n.file_statuses WHERE s = 'missing'])) AS files

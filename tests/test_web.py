@@ -502,3 +502,22 @@ def test_search_reaches_names_in_any_script(client, store) -> None:
     graph.write(store, b)
     for fragment in ("Glättung", "glättung", "高斯"):
         assert [r["name"] for r in client.get("/api/search", query_string={"q": fragment}).json] == ["Gauß-Glättung 高斯"]
+
+
+def test_the_dashboard_links_file_counts_tells_lost_from_not_made_and_orders_kinds_alike(client, store) -> None:
+    """(Writes: keep it last.)"""
+    from latteprov import synth
+    for batch in synth.campaign("S", 0):
+        graph.write(store, batch)
+    page = client.get("/dashboard")
+    body = page.get_data(as_text=True)
+    assert 'data-key="on_tape" href="/tables/OneToAll?f.ensemble=a09m310&amp;f.file_statuses=on_tape"' in body
+    data = client.get("/dashboard?format=json").json
+    for group in data["ensembles"]:
+        for k in group["kinds"]:
+            assert k["missing_lost"] + k["missing_not_made"] == k["missing"]
+    not_made = store.run_text("MATCH (n:Entity) WHERE n.state = 'planned' AND 'missing' IN n.file_statuses RETURN count(n) AS n")[0]["n"]
+    assert not_made > 0 and sum(k["missing_not_made"] for g in data["ensembles"] for k in g["kinds"]) >= not_made
+    orders = [[k["kind"] for k in g["kinds"]] for g in data["ensembles"] if g["ensemble"]]
+    common = set.intersection(*(set(o) for o in orders))
+    assert len({tuple(k for k in o if k in common) for o in orders}) == 1  # one order for every ensemble

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
-from latteprov import frontier, status
+from latteprov import frontier, model, status
 from latteprov.web import respond
 from latteprov.web.db import get_store
 from latteprov.web.tables import table_url
@@ -21,6 +21,9 @@ bp = Blueprint("dashboard", __name__)
 
 STATES = ("done", "running", "queued", "planned", "failed")
 FILES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
+# Kinds in the order the model declares them: ensemble, configurations, actions, sources,
+# propagators, correlators, derived data (the order of the chain).
+KIND_ORDER = {cls.__name__: i for i, cls in enumerate(model.entity_classes())}
 
 
 def _bar(row: dict, keys: tuple[str, ...], total: int) -> list[dict]:
@@ -30,20 +33,28 @@ def _bar(row: dict, keys: tuple[str, ...], total: int) -> list[dict]:
 def dashboard_context(ensemble: str | None) -> dict:
     """The status rows grouped by ensemble, each with its bar segments and table links."""
     rows = status.status(get_store(), ensemble)
+    # A missing file of a product not made yet is expected; the others are lost.
+    not_made = {(r["ensemble"] or None, r["kind"]): r["files"]
+                for r in get_store().read("web_missing_not_made", ensemble=ensemble)}
     groups: dict[str, dict] = {}
     for row in rows:
         name = row["ensemble"] or "shared"
         group = groups.setdefault(name, {"ensemble": row["ensemble"], "title": name, "kinds": []})
         files = sum(row[k] for k in FILES)
+        expected = min(not_made.get((row["ensemble"], row["kind"]), 0), row["missing"])
         group["kinds"].append({
             **row,
             "states": _bar(row, STATES, row["total"]),
             "invalid_percent": 100.0 * row["invalid"] / row["total"] if row["total"] else 0.0,
             "files": _bar(row, FILES, files),
             "file_total": files,
+            "missing_lost": row["missing"] - expected, "missing_not_made": expected,
             "links": {key: table_url(row["kind"], ensemble=row["ensemble"], **filt) for key, filt in (
-                ("total", {}), *((s, {"state": s}) for s in STATES), ("invalid", {"valid": "false"}))},
+                ("total", {}), *((s, {"state": s}) for s in STATES), ("invalid", {"valid": "false"}),
+                *((f, {"file_statuses": f}) for f in FILES))},
         })
+    for group in groups.values():  # every ensemble's rows in one order: the model's (the chain's)
+        group["kinds"].sort(key=lambda k: KIND_ORDER.get(k["kind"], len(KIND_ORDER)))
     for g in frontier.ready(get_store(), ensemble=ensemble, limit=0)["groups"]:
         name = g["ensemble"] or "shared"
         group = groups.setdefault(name, {"ensemble": g["ensemble"], "title": name, "kinds": []})
