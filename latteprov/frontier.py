@@ -3,7 +3,7 @@
 A product of a campaign step is *ready* when it is planned, failed, or done but invalidated
 itself (due for recomputation), and every input it derives from is done and valid. That is
 what CalLat's generator scripts find out today by checking which files exist
-(docs/planning.md); here it is one query (``frontier`` in ``cypher/planning.cypher``) per call,
+(docs/planning.md); here it is one query (``frontier`` in ``latteprov/cypher/planning.cypher``) per call,
 grouped by step and ensemble, with the step's resources from the campaign's document.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Named Cypher queries, loaded from the ``cypher/`` directory (installed as ``latteprov.cypher``).
+"""Named Cypher queries, loaded from the ``latteprov/cypher/`` directory (installed as ``latteprov.cypher``).
 
 A file holds one or a few queries, each introduced by a header line ``// name: NAME``; the
 ``//`` comment lines right under it are its description, the rest up to the next header is the
@@ -89,7 +89,7 @@ def parse_queries(text: str, filename: str) -> list[Query]:
 
 @lru_cache(maxsize=1)
 def all_queries() -> dict[str, Query]:
-    """Every named query of the installed ``cypher/`` directory, by name."""
+    """Every named query of the installed ``latteprov/cypher/`` directory, by name."""
     found: dict[str, Query] = {}
     folder = resources.files("latteprov.cypher")
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):

