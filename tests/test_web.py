@@ -144,7 +144,7 @@ def test_node_page_shows_properties_inputs_files_runs(client, chain) -> None:
     for text in ("Baryon2pt", "spin_up", "light", "/lustre/a09m310/spec_300.h5", "run:contract-300", "lalibe-1.2"):
         assert text in page.text
     assert f'/lineage/{chain["spec"]}' in page.text and f'/downstream/{chain["spec"]}' in page.text
-    assert "start it with <code>latteprov serve --allow-writes</code>" in page.text
+    assert "started with <code>latteprov serve --allow-writes</code> offers these to logged-in writers" in page.text
 
 
 def test_node_page_by_name_and_as_json(client, chain) -> None:

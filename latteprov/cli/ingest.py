@@ -87,8 +87,9 @@ def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, dry_run: bo
     w = report.written
     if dry_run:
         kinds = ", ".join(f"{kind} {n}" for kind, n in (report.would_create or {}).items())
-        click.echo(f"dry run: {report.names} names, {report.matched} matched: would create {w.entities_created} "
-                   f"nodes{f' ({kinds})' if kinds else ''}, {w.entities_matched} already known; nothing was written")
+        click.echo(f"dry run: {report.names} names, {report.matched} matched; their nodes (a name gives several: "
+                   f"the product and its inputs): {w.entities_created} would be created{f' ({kinds})' if kinds else ''}, "
+                   f"{w.entities_matched} are known already; nothing was written")
         if report.unmatched:
             click.echo(f"{report.unmatched} names fit no template, e.g. {', '.join(report.unmatched_examples)}", err=True)
         report_problems(report.problems)

@@ -145,6 +145,16 @@ def _flat_filter(row: dict) -> dict:
     return flat(row)
 
 
+@bp.app_template_filter("cell")
+def _cell(value: Any) -> str:
+    """A property as a table cell: nothing for none, a list as 'a, b' (not Python's repr)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 @bp.app_template_filter("dict_without")
 def _dict_without(values: dict, *keys: str) -> dict:
     """``values`` minus ``keys``, so a link can change some query arguments and keep the rest."""
