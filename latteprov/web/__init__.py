@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, jsonify, redirect, render_template, url_for
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from latteprov.config import load_settings
 from latteprov.errors import InputError, LatteprovError, NotFound
 from latteprov.store import StoreUnavailable
+from latteprov.web.pages import wants_json
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -31,36 +32,6 @@ class JSONProvider(DefaultJSONProvider):
         """``obj`` as JSON text (``sort_keys`` honoured; indentation options ignored)."""
         options = self.OPTIONS | (orjson.OPT_SORT_KEYS if self.sort_keys else 0)
         return orjson.dumps(obj, default=self.default, option=options).decode()
-
-
-def wants_json() -> bool:
-    """Whether this request asks for JSON: the API, or ``?format=json`` on a page."""
-    return request.path.startswith("/api/") or request.args.get("format") == "json"
-
-
-def respond(template: str, context: dict[str, Any], status: int = 200) -> Response | tuple:
-    """The page's context as JSON when asked, else rendered by ``template``."""
-    if wants_json():
-        return jsonify(context), status
-    return render_template(template, **context), status
-
-
-def int_arg(name: str, default: int | None = None, minimum: int | None = None, maximum: int | None = None) -> int | None:
-    """The query argument ``name`` as an integer (``default`` when absent or empty); InputError
-    (HTTP 400 with the message) for text that is not an integer or a value outside
-    [``minimum``, ``maximum``]. The one place the web parses integers."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"{name} must be an integer, not {raw[:40]!r}") from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        bounds = (f"between {minimum} and {maximum}" if minimum is not None and maximum is not None
-                  else f"at least {minimum}" if minimum is not None else f"at most {maximum}")
-        raise InputError(f"{name} must be {bounds}, not {raw[:40]}")
-    return value
 
 
 def _error(status: int, message: str) -> tuple:

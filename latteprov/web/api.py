@@ -1,7 +1,7 @@
 """The JSON API under ``/api/``: the CLI's ``--format json`` shapes, described at ``/api/openapi.json``.
 
 Where a page already builds exactly the CLI's shape (node details, lineage, downstream), the API
-registers that same view: in this blueprint :func:`latteprov.web.respond` answers JSON, so page
+registers that same view: in this blueprint :func:`latteprov.web.pages.respond` answers JSON, so page
 and API cannot drift apart. The other endpoints are thin calls into the library.
 """
 from __future__ import annotations
@@ -12,26 +12,28 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from latteprov import __version__, find, invalidate, schema_doc, status
-from latteprov.web import graph, int_arg, nodes
+from latteprov.web.graph import DIRECTIONS, MAX_HOPS, neighbourhood as view_around, search as search_entities, view_args
+from latteprov.web.nodes import downstream_page, lineage_page, page as node_page
+from latteprov.web.pages import int_arg
 from latteprov.web.db import get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-for _rule, _view in (("/node/<path:ident>", nodes.page), ("/lineage/<path:ident>", nodes.lineage_page),
-                     ("/downstream/<path:ident>", nodes.downstream_page)):
+for _rule, _view in (("/node/<path:ident>", node_page), ("/lineage/<path:ident>", lineage_page),
+                     ("/downstream/<path:ident>", downstream_page)):
     bp.add_url_rule(_rule, view_func=_view)
 
 
 @bp.route("/neighbourhood/<path:ident>")
 def neighbourhood(ident: str) -> Response:
     """The graph browser's bounded view (``hops``, ``expand``, ``open``)."""
-    return jsonify(graph.neighbourhood(get_store(), ident, **graph.view_args()))
+    return jsonify(view_around(get_store(), ident, **view_args()))
 
 
 @bp.route("/search")
 def search() -> Response:
     """Suggestions: entities whose name or uid starts with the words of ``q``."""
-    return jsonify(graph.search(get_store(), request.args.get("q", ""), limit=int_arg("limit", 15, 1, 100)))
+    return jsonify(search_entities(get_store(), request.args.get("q", ""), limit=int_arg("limit", 15, 1, 100)))
 
 
 @bp.route("/status")
@@ -118,8 +120,8 @@ def openapi_document(allow_writes: bool = False) -> dict:
         "/api/downstream/{ident}": _get("Everything derived from the node (latteprov downstream)", "Graph",
                                         [IDENT, depth, kinds_param, _param("all", schema={"type": "boolean"})]),
         "/api/neighbourhood/{ident}": _get("The graph browser's bounded view", "Neighbourhood", [
-            IDENT, _param("hops", schema={"type": "integer", "minimum": 1, "maximum": graph.MAX_HOPS}),
-            _param("dir", schema={"type": "string", "enum": list(graph.DIRECTIONS)},
+            IDENT, _param("hops", schema={"type": "integer", "minimum": 1, "maximum": MAX_HOPS}),
+            _param("dir", schema={"type": "string", "enum": list(DIRECTIONS)},
                    description="both (neighbourhood), up (lineage: inputs) or down (downstream: products)"),
             _param("expand", description="comma-separated uids grown by one more hop"),
             _param("open", description="comma-separated collapsed groups to open (uid|dir|kind)")]),

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, request, url_for
 
 from latteprov import frontier, model, status
-from latteprov.web import respond
+from latteprov.web.pages import respond
 from latteprov.web.db import get_store
 from latteprov.web.tables import table_url
 

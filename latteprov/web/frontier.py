@@ -9,7 +9,7 @@ from flask import Blueprint, request
 
 from latteprov import frontier
 from latteprov.errors import InputError
-from latteprov.web import respond
+from latteprov.web.pages import respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("frontier", __name__)

@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, render_template, request
 from latteprov import lineage
 from latteprov.errors import InputError, NotFound
 from latteprov.store import Store
-from latteprov.web import int_arg
+from latteprov.web.pages import int_arg
 from latteprov.web.db import get_store
 
 bp = Blueprint("graph", __name__)

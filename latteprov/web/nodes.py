@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 from latteprov import invalidate as invalidation
 from latteprov import lineage
 from latteprov.errors import InputError
-from latteprov.web import auth, int_arg, respond
+from latteprov.web.auth import require_role
+from latteprov.web.pages import int_arg, respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("nodes", __name__)
@@ -58,7 +59,7 @@ def _done(uid: str, message: str, result: Any) -> Any:
 
 
 @writes.route("/node/<path:ident>/invalidate", methods=["POST"])
-@auth.require_role("writer")
+@require_role("writer")
 def invalidate(ident: str) -> Response:
     """Invalidate the node and everything downstream of it, with the reason given."""
     reason = request.form.get("reason", "").strip()
@@ -71,7 +72,7 @@ def invalidate(ident: str) -> Response:
 
 
 @writes.route("/node/<path:ident>/revalidate", methods=["POST"])
-@auth.require_role("writer")
+@require_role("writer")
 def revalidate(ident: str) -> Response:
     """Undo an invalidation (recorded as an event too)."""
     reason = request.form.get("reason", "").strip() or "revalidated from the web"

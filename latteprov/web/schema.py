@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint
 
 from latteprov import schema_doc
-from latteprov.web import respond
+from latteprov.web.pages import respond
 
 bp = Blueprint("schema", __name__)
 

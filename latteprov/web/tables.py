@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from latteprov import find
 from latteprov.errors import InputError
-from latteprov.web import int_arg, respond
+from latteprov.web.pages import int_arg, respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("tables", __name__)
