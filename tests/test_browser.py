@@ -227,3 +227,24 @@ def test_view_downloads_as_json_and_png(page, server, campaign) -> None:
         page.click("#download-png")
     assert download.value.suggested_filename.endswith(".png")
     assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_search_by_a_fragment_from_the_middle_of_a_name_suggests_and_lists_matches(page, server, campaign) -> None:
+    page.goto(f"{server}/dashboard")
+    page.fill("#search", "x29y20z7t28")  # a source position, in the middle of many names
+    page.wait_for_function("document.querySelectorAll('#search-suggestions option').length > 0")
+    options = page.eval_on_selector_all("#search-suggestions option", "os => os.map(o => o.value)")
+    assert options and all("x29y20z7t28" in o for o in options)
+    page.press("#search", "Enter")
+    page.wait_for_selector("#search-results")
+    links = page.locator("#search-results table a").all_inner_texts()
+    assert links and all("x29y20z7t28" in name for name in links)
+
+
+def test_a_bad_table_filter_shows_its_message_above_the_table(page, server, campaign) -> None:
+    page.goto(f"{server}/tables/OneToAll")
+    page.fill("input[name='f.config']", ">three")
+    page.press("input[name='f.config']", "Enter")
+    page.wait_for_selector("#table-error")
+    assert "filter config>three" in page.inner_text("#table-error")
+    assert page.input_value("input[name='f.config']") == ">three" and page.locator("#table").count() == 1

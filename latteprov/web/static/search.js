@@ -1,4 +1,4 @@
-// Suggestions for the search box: names and uids from the fulltext index, as the user types.
+// Suggestions for the search box: entities whose name contains what the user types (anywhere), as they type.
 (function () {
   const input = document.getElementById("search");
   const list = document.getElementById("search-suggestions");
