@@ -298,24 +298,18 @@ def sync(store: Store, directory: Path) -> SyncReport:
         raise InputError(f"spool directory {directory} does not exist")
     report = SyncReport()
     failed: list[Path] = []
-    for path in pending(directory):
-        outcome = _replay_locked(store, path)
-        if outcome is None:
-            report.busy.append(path)
-        elif outcome == "gone":
-            continue
-        elif isinstance(outcome, str):
-            failed.append(path)
-        else:
-            report.files.append(outcome)
-    for path in failed:  # a second chance, now that the others are in
-        outcome = _replay_locked(store, path)
-        if outcome is None:
-            report.busy.append(path)
-        elif outcome == "gone":
-            continue
-        elif isinstance(outcome, str):
-            report.rejected.append((_move(path, directory / REJECTED, outcome), outcome))
-        else:
-            report.files.append(outcome)
+    # Two passes: a file that fails the first may name what a later file records.
+    for paths, last in ((pending(directory), False), (failed, True)):
+        for path in list(paths):
+            outcome = _replay_locked(store, path)
+            if outcome is None:
+                report.busy.append(path)
+            elif isinstance(outcome, FileReport):
+                report.files.append(outcome)
+            elif outcome == "gone":
+                continue
+            elif last:
+                report.rejected.append((_move(path, directory / REJECTED, outcome), outcome))
+            else:
+                failed.append(path)
     return report
