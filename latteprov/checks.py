@@ -22,7 +22,7 @@ import neo4j
 
 from latteprov import model, queries
 from latteprov.errors import InputError
-from latteprov.rows import json_value
+from latteprov.rows import json_value, run_times_problem
 
 if TYPE_CHECKING:
     from latteprov.rows import GraphBatch
@@ -127,10 +127,11 @@ def _check_run(run: dict) -> None:
     state, ended, started = mutable.get("exit_state"), mutable.get("ended_at"), props.get("started_at")
     if state is not None and state not in model.STATES:
         raise CheckError(f"{label}: exit state {state!r} is not one of {', '.join(model.STATES)}")
-    if ended is not None and state not in model.ENDED_STATES:
-        raise CheckError(f"{label}: an end time goes with exit state {' or '.join(model.ENDED_STATES)}, not {state}")
-    if isinstance(ended, datetime) and isinstance(started, datetime) and ended < started:
-        raise CheckError(f"{label}: ends ({ended.isoformat()}) before it starts ({started.isoformat()})")
+    if ended is not None and not isinstance(ended, datetime):
+        raise CheckError(f"{label}: ended_at is not a time")
+    problem = run_times_problem(state, started, ended)
+    if problem:
+        raise CheckError(f"{label}: {problem}")
 
 
 def _check_row(row: dict) -> None:

@@ -25,6 +25,7 @@ from latteprov.errors import InputError
 from latteprov.identity import is_uid, make_uid
 from latteprov.lookup import resolve
 from latteprov.rows import LINK_RULES, FILE_MUTABLE, GraphBatch, edge, entity, file_row, now, run_row, run_uid  # noqa: F401 (the writer's rows)
+from latteprov.rows import run_times_problem
 from latteprov.store import Store, StoreError
 
 # Edge type -> (query that MERGEs it, query that CREATEs it when an endpoint is new).
@@ -34,7 +35,6 @@ EDGE_QUERIES = {
     "USED": ("merge_used", "create_used"),
     "STORED_AT": ("merge_stored_at", "create_stored_at"),
 }
-RUN_MUTABLE = ("ended_at", "exit_state")
 
 
 class GraphError(InputError):
@@ -118,7 +118,7 @@ def _merged_runs(runs: list[dict], conflicts: list[str] | None = None) -> list[d
             continue
         first = merged[row["uid"]]
         add, found = _run_merge(row, first["props"], given_twice=True)
-        _run_end(row, first["props"], first["mutable"], found, "given (the first is kept)")
+        _run_end(row, first["props"], first["mutable"], found, "given", "(the first is kept)")
         first["props"].update(add)
         if conflicts is not None:
             conflicts += found
@@ -127,25 +127,21 @@ def _merged_runs(runs: list[dict], conflicts: list[str] | None = None) -> list[d
     return list(merged.values())
 
 
-def _check_run_times(label: str, started: Any, ended: Any) -> None:
-    """A run does not end before it starts, whichever records gave the two times."""
-    if started is not None and ended is not None and ended < started:
-        raise InputError(f"{label}: ends ({ended.isoformat()}) before it starts ({started.isoformat()})")
-
-
-def _run_end(row: dict, recorded: dict, recorded_mutable: dict, conflicts: list[str], note: str) -> None:
+def _run_end(row: dict, recorded: dict, recorded_mutable: dict, conflicts: list[str], was: str, kept: str) -> None:
     """The end of a run recorded again: a different end time for the same final state is a
-    conflict (the first is kept); a start and an end from different records must agree."""
+    conflict (the first is kept); a start and an end from different records must agree
+    (:func:`latteprov.rows.run_times_problem`, InputError otherwise)."""
     rank = lambda state: model.STATE_RANK.get(state, -1)  # noqa: E731
     old_state, new_state = recorded_mutable.get("exit_state"), row["mutable"].get("exit_state")
     old_end, new_end = _native(recorded_mutable.get("ended_at")), row["mutable"].get("ended_at")
     moves = rank(new_state) > rank(old_state)
     label = f"Run {recorded.get('name') or row['uid']}"
     if not moves and new_state == old_state and old_end is not None and new_end is not None and old_end != new_end:
-        conflicts.append(f"{label}: ended_at {note.split()[0]} {_shown(old_end)}, given {_shown(new_end)} "
-                         f"{' '.join(note.split()[1:])}")
+        conflicts.append(f"{label}: ended_at {was} {_shown(old_end)}, given {_shown(new_end)} {kept}")
     started = _native(recorded.get("started_at")) or row["props"].get("started_at")
-    _check_run_times(label, started, new_end if moves else old_end)
+    problem = run_times_problem(None, started, new_end if moves else old_end)
+    if problem:
+        raise InputError(f"{label}: {problem}")
 
 
 def _native(value: Any) -> Any:
@@ -309,7 +305,7 @@ def write_in_tx(tx: neo4j.ManagedTransaction, batch: GraphBatch) -> WriteResult:
                 continue
             recorded = recorded_runs[row["uid"]]
             add, conflicts = _run_merge(row, recorded)
-            _run_end(row, recorded, recorded, conflicts, "recorded (the recorded value is kept)")
+            _run_end(row, recorded, recorded, conflicts, "recorded", "(the recorded value is kept)")
             result.conflicts += conflicts
             rows.append(_wired({**row, "props": add}))
         queries.run(tx, "merge_runs", rank=model.STATE_RANK, rows=rows).consume()

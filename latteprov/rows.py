@@ -98,6 +98,18 @@ def run_uid(*, host: str | None, job_id: str | int | None, started_at: datetime 
                             "outputs": sorted(outputs)})
 
 
+def run_times_problem(state: str | None, started: Any, ended: Any) -> str | None:
+    """What is wrong with a run's times, or None: an end time goes with an ended state (done or
+    failed) and not before the start. The one statement of the rule: rows, the checks of any
+    batch (spools included) and the merge of records given apart all ask it."""
+    if ended is not None and state is not None and state not in model.ENDED_STATES:
+        return (f"an end time ({ended.isoformat()}) goes with exit state {' or '.join(model.ENDED_STATES)}, "
+                f"not {state}")
+    if isinstance(ended, datetime) and isinstance(started, datetime) and ended < started:
+        return f"ends ({ended.isoformat()}) before it starts ({started.isoformat()})"
+    return None
+
+
 def json_value(value: Any, where: str) -> Any:
     """``value`` (a run's parameters: dicts, lists, numbers, text) checked as props are: NaN and
     infinities refused, integers beyond 64 bits refused, -0.0 made 0.0; InputError naming
@@ -128,11 +140,9 @@ def run_row(uid: str, *, kind: str = "job", name: str | None = None, command: st
     label = f"Run {name or uid}"
     if exit_state not in model.STATES:
         raise InputError(f"{label}: exit state {exit_state!r} is not one of {', '.join(model.STATES)}")
-    if ended_at is not None and exit_state not in model.ENDED_STATES:
-        raise InputError(f"{label}: an end time ({ended_at.isoformat()}) goes with exit state "
-                         f"{' or '.join(model.ENDED_STATES)}, not {exit_state}")
-    if ended_at is not None and started_at is not None and ended_at < started_at:
-        raise InputError(f"{label}: ends ({ended_at.isoformat()}) before it starts ({started_at.isoformat()})")
+    problem = run_times_problem(exit_state, started_at, ended_at)
+    if problem:
+        raise InputError(f"{label}: {problem}")
     params = json_value(params or {}, "params")
     props = {"uid": uid, "name": name or f"{kind} {job_id or uid}", "run_kind": kind, "command": command,
              "code_version": code_version, "host": host, "user": user, "job_id": job_id,

@@ -380,7 +380,7 @@ SMEAR = {"uid": "QuarkSmearing:" + "5" * 20, "labels": ["Entity", "Action", "Qua
      "before it starts"),
     ("running-with-end", {"runs": [{"uid": "Run:" + "3" * 20, "props": {"uid": "Run:" + "3" * 20},
                                     "mutable": {"exit_state": "running", "ended_at": {"$datetime": "2026-11-25T05:00:00+00:00"}}}]},
-     "an end time goes with exit state"),
+     "goes with exit state failed or done, not running"),
     ("unknown-property", {"entities": [{**SMEAR, "props": {**SMEAR["props"], "z": 1.0}}]}, "QuarkSmearing has no property 'z'"),
     ("no-kind", {"entities": [{**SMEAR, "props": {"uid": SMEAR["uid"], "name": "s"}}]}, "props.kind is missing"),
     ("not-a-list", {"entities": "nope"}, "batch.entities is not a list"),
