@@ -129,6 +129,15 @@ def running(home: Path) -> ServerInfo | None:
     return info if _alive(info.pid) else None
 
 
+def server_state(home: Path) -> dict:
+    """What the server of ``home`` was started with: pid, port, auth, page_cache, heap (the last
+    two absent for servers started before they were recorded); {} when none is recorded."""
+    try:
+        return dict(json.loads(_state_file(home).read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -192,7 +201,8 @@ def start(home: Path, cache_dir: Path, port: int = 7687, auth: bool = True,
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=home, env=env, start_new_session=True)
     info = ServerInfo(pid=proc.pid, port=port, home=home)
-    _state_file(home).write_text(json.dumps({"pid": proc.pid, "port": port, "auth": auth}))
+    _state_file(home).write_text(json.dumps({"pid": proc.pid, "port": port, "auth": auth,
+                                             "page_cache": page_cache, "heap": heap}))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
