@@ -90,6 +90,16 @@ def _cell(value: Any, where: str) -> str:
     return _datetime_cell(value) if isinstance(value, datetime) else export.cell(value, where)
 
 
+def _formatter(csv_type: str) -> Callable[[Any, str], str]:
+    """The cell of a (non-None) value of a column of ``csv_type`` (the export's header type):
+    what :func:`export.cell` writes, with the common case of each type first."""
+    if csv_type == "string":
+        return lambda v, where: '"' + v.replace('"', '""') + '"' if type(v) is str else _cell(v, where)
+    if csv_type in ("long", "double"):
+        return lambda v, where: repr(v) if type(v) is int or type(v) is float else _cell(v, where)
+    return _cell
+
+
 class CsvWriter:
     """Writes batches as neo4j-admin CSV files into ``directory`` (one node file per class,
     one relationship file per type), checking each batch as the write path does."""
@@ -106,6 +116,8 @@ class CsvWriter:
         self._edges: set[tuple[str, str, str, str | None]] = set()
         self._known: dict[str, dict] = {}       # projected props of checked entities (check lookups)
         self._ensembles: dict[str, dict] = {}
+        self._columns: dict[str, list[tuple[str, Callable[[Any, str], str]]]] = {}
+        self._labels: dict[tuple[str, ...], str] = {}
 
     def __enter__(self) -> "CsvWriter":
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -130,9 +142,16 @@ class CsvWriter:
     def _node(self, cls: type, props: dict, labels: list[str]) -> None:
         name = f"nodes-{cls.__name__}.csv"
         f, header = self._files.get(name) or self._open(name, export.node_header(cls))
-        where = f"{cls.__name__} {props.get('uid')}"
-        export.write_line(f, (export.cell(labels, where) if p == ":LABEL" else _cell(props.get(p), f"{where}.{p}")
-                              for p, _ in header))
+        columns = self._columns.get(name)
+        if columns is None:
+            columns = self._columns[name] = [(p, _formatter(h.partition(":")[2])) for p, h in header if p != ":LABEL"]
+        label_cell = self._labels.get(tuple(labels))
+        if label_cell is None:
+            label_cell = self._labels[tuple(labels)] = export.cell(labels, cls.__name__)
+        get = props.get
+        cells = [("" if (v := get(p)) is None else fmt(v, p)) for p, fmt in columns]
+        cells.append(label_cell)
+        f.write(",".join(cells) + "\n")
         self.result.files[name] += 1
 
     def _lookup(self, tags: list[str], uids: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
@@ -143,10 +162,10 @@ class CsvWriter:
         """Check ``batch`` (InputError for the first rule it breaks, nothing of it written) and
         append its new rows to the files."""
         checks.check_batch(batch, self._lookup)
-        present = self._uids | {r["uid"] for r in (*batch.entities, *batch.runs, *batch.files)}
+        here = {r["uid"] for r in (*batch.entities, *batch.runs, *batch.files)}
         for e in batch.edges:
             for end in ("from", "to"):
-                if e[end] not in present:
+                if e[end] not in here and e[end] not in self._uids:
                     raise InputError(f"{e['type']} edge {e['from']} -> {e['to']}: {e[end]} is neither in this "
                                      "batch nor written before")
         for row in batch.entities:
