@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 from latteprov import find, status
 from latteprov.cli import demo
 from latteprov.web import create_app, db
-from latteprov.web.graph import neighbourhood
+from latteprov.neighbourhood import neighbourhood
 
 CHROMIUM = os.environ.get("LATTEPROV_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
