@@ -413,7 +413,7 @@ class Run(StructuredNode):
     params = JSONProperty(help_text="Parameters of the run.")
     started_at = DateTimeNeo4jFormatProperty(help_text="Start time (UTC).")
     ended_at = DateTimeNeo4jFormatProperty(help_text="End time (UTC).")
-    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, queued, running, done or failed.")
+    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text=f"{', '.join(STATES[:-1])} or {STATES[-1]}.")
 
     used = RelationshipTo("Entity", "USED", cardinality=CheckedRelationship)
     generated = RelationshipFrom("Entity", "GENERATED_BY", cardinality=CheckedRelationship)
@@ -443,7 +443,7 @@ class DataFile(StructuredNode):
     crc32 = StringProperty(help_text="CRC-32 checksum of the contents as ILDG records it (QCDml crcCheckSum, text as given).")
     shape = StringProperty(help_text="Dataset shape, e.g. '(1000, 48, 2, 1)'.")
     dtype = StringProperty(help_text="Dataset element type.")
-    status = StringProperty(choices={s: s for s in FILE_STATUSES}, default="unknown", index=True, help_text="on_disk, on_tape, missing, wrong_size or unknown.")
+    status = StringProperty(choices={s: s for s in FILE_STATUSES}, default="unknown", index=True, help_text=f"{', '.join(FILE_STATUSES[:-1])} or {FILE_STATUSES[-1]}.")
     checked_at = DateTimeNeo4jFormatProperty(help_text="When the status was last checked.")
 
     products = RelationshipFrom("Entity", "STORED_AT", cardinality=CheckedRelationship)

@@ -267,18 +267,20 @@ def emit_graph(graph: dict, fmt: str, downward: bool = False) -> None:
 
 
 def status_table(rows: list[dict]) -> RenderableType:
-    """Status rows as a table with a bar of done/total per row."""
+    """Status rows as a table with a bar of done/total per row, then every other state, invalid
+    and the file statuses (the model's vocabulary, in its order)."""
+    from latteprov import model  # here: the other renderers do not need neomodel loaded
+
+    states = [s for s in model.STATES if s != "done"]
     table = Table(title="completion by ensemble and kind")
-    for col in ("ensemble", "kind", "done / total", "", "planned", "queued", "running", "failed", "invalid",
-                "on disk", "on tape", "missing", "wrong size", "unknown"):
+    for col in ("ensemble", "kind", "done / total", "", *states, "invalid", *(f.replace("_", " ") for f in model.FILE_STATUSES)):
         table.add_column(col, justify="left" if col in ("ensemble", "kind", "") else "right")
     for r in rows:
         bar = ProgressBar(total=max(r["total"], 1), completed=r["done"], width=20,
                           complete_style="green" if r["done"] == r["total"] else "yellow")
         invalid = Text(str(r["invalid"]), style="red" if r["invalid"] else "")
         table.add_row(r["ensemble"] or "(shared)", r["kind"], f"{r['done']} / {r['total']}", bar,
-                      str(r["planned"]), str(r["queued"]), str(r["running"]), str(r["failed"]), invalid,
-                      *(str(r[k]) for k in ("on_disk", "on_tape", "missing", "wrong_size", "unknown")))
+                      *(str(r[s]) for s in states), invalid, *(str(r[f]) for f in model.FILE_STATUSES))
     return table
 
 
