@@ -5,7 +5,6 @@ Human output (rich tables) on a terminal, JSON or CSV when asked; commands produ
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +15,8 @@ from rich.console import Console, Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+
+from latteprov.tabular import cell, write_csv
 
 if TYPE_CHECKING:  # imported where used: rich.tree is only needed for lineage trees
     from rich.tree import Tree
@@ -67,10 +68,7 @@ def emit(rows: Iterable[dict], fmt: str, columns: Sequence[str] | None = None, t
         return
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in cols})
+        write_csv(sys.stdout, rows, cols)
         return
     table = Table(title=title, show_lines=False)
     for col in cols:
@@ -84,15 +82,7 @@ def _human_cell(value: Any) -> str:
     """A table cell: a list of plain values as 'a, b' (CSV keeps JSON, which programs read back)."""
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return ", ".join(str(v) for v in value)
-    return _cell(value)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str)
-    return str(value)
+    return cell(value)
 
 
 def lineage_tree(graph: dict, downward: bool = False) -> "Tree":
@@ -289,7 +279,7 @@ def _rows_table(title: str, rows: list[dict], columns: Sequence[str]) -> Table:
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(cell(row.get(c)) for c in columns))
     return table
 
 
