@@ -6,20 +6,12 @@ import json
 import pytest
 from rich.console import Console
 
-import campaign_data
 from latteprov import graph, model, status, tally
 from latteprov.cli.output import status_table
 from latteprov.errors import NotFound
 from latteprov.graph import GraphBatch
 from latteprov.ingest import datafiles
 from latteprov.ingest.scan import scan
-
-
-@pytest.fixture
-def campaign(store) -> campaign_data.Campaign:
-    batch, uids = campaign_data.build()
-    graph.write(store, batch)
-    return uids
 
 
 def test_rows_have_exactly_the_documented_keys(store, campaign) -> None:
