@@ -1,10 +1,24 @@
 """The provenance graph's schema, as neomodel classes (W3C PROV in lattice-QCD words).
 
 Every data product and parameter set is an :class:`Entity` (so one uniqueness constraint on
-``Entity.uid`` covers them all); job runs are :class:`Run` (PROV activities); files are
-:class:`DataFile`; invalidation events are :class:`Invalidation`. All derivations are one
-relationship type, ``DERIVED_FROM {role}``, so lineage is a single pattern however the schema
-grows; the typed accessors (``gaugeconfig``, ``action``, ``propagators`` ...) are views of it.
+``Entity.uid`` covers them all): ensembles, gauge configurations, actions, sources,
+propagators, correlators (:class:`Correlator` and its subclasses; every subclass is checked as a
+correlator) and post-processed :class:`DerivedDataset`. Properties several kinds share come
+from mixins (:class:`ValenceAction`, :class:`SinkMomentum`) or a common base, so each is
+declared once. Job runs are :class:`Run` (PROV activities); files are :class:`DataFile`;
+invalidation events are :class:`Invalidation`; production campaigns and their METAQ task files
+are :class:`Campaign` and :class:`Task`; web accounts :class:`WebUser`; :class:`Lock` nodes
+serialise writers. (The status counters, ``(:Tally {ensemble, kind})``, are kept by
+:mod:`latteprov.tally`; their columns are :data:`STATES` and :data:`FILE_STATUSES`.)
+
+All derivations are one relationship type, ``DERIVED_FROM {role}``, so lineage is a single
+pattern however the schema grows; the typed accessors (``gaugeconfig``, ``action``,
+``propagators`` ...) are views of it. The relationships and what they join are
+:data:`latteprov.rows.LINK_RULES`.
+
+The vocabulary of states (:data:`STATES`, and the order they move in, :data:`STATE_RANK`) and of
+file statuses (:data:`FILE_STATUSES`) is defined here and nowhere else: the checks, the
+manifest schema, the tallies, the status table and the dashboard take it from this module.
 
 Each class names its ``natural_key``: the properties that make an object what it is. The uid
 is a hash of the class name and those values (:mod:`latteprov.identity`).
@@ -505,10 +519,13 @@ class WebUser(StructuredNode):
 
 
 class Lock(StructuredNode):
-    """Serialises transactions that add DERIVED_FROM edges, so concurrent writers cannot close a cycle."""
+    """Serialises writers: 'dag' is taken by transactions that add DERIVED_FROM edges (so concurrent
+    writers cannot close a cycle), 'tally' by those that change what the status counters count,
+    'tasks' by 'latteprov tasks write' (so no product is queued twice)."""
 
-    name = StringProperty(unique_index=True, required=True, help_text="Lock name ('dag').")
+    name = StringProperty(unique_index=True, required=True, help_text="Lock name: dag, tally or tasks.")
     tick = IntegerProperty(default=0, help_text="Times taken.")
+    complete = BooleanProperty(help_text="On the tally lock: whether the status counters cover every entity (set by a recount).")
 
 
 def natural_key_values(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, Any]:
