@@ -63,9 +63,11 @@ def local_home(settings: Settings) -> Path:
     local one started elsewhere: neo4j-admin must write its files)."""
     home = settings.server_dir.expanduser().resolve()
     info = manager.running(home)
-    if info is None or settings.uri.rstrip("/") not in (info.uri, f"neo4j://127.0.0.1:{info.port}",
-                                                        f"bolt://localhost:{info.port}",
-                                                        f"neo4j://localhost:{info.port}"):
+    if info is None:
+        raise BulkLoadError(f"--initial loads only the local server, and none runs from {home}: start it with "
+                            "'latteprov db start' (or ingest without --initial)")
+    if settings.uri.rstrip("/") not in (info.uri, f"neo4j://127.0.0.1:{info.port}", f"bolt://localhost:{info.port}",
+                                        f"neo4j://localhost:{info.port}"):
         raise BulkLoadError(f"--initial loads only the local server ('latteprov db start', data in {home}); "
                             f"{settings.uri} is not it: ingest without --initial")
     return home

@@ -35,13 +35,13 @@ def _traverse(store: Store, query: str, ident: str, **params: Any) -> tuple[str,
     A uid goes straight into the query (one round trip); a name, or a uid the query does not
     know, is resolved first, which also gives the clear errors (unknown, ambiguous)."""
     if is_uid(ident):
-        row = store.read_one(query, uids=[ident], **params)
+        row = _rows_of(store, query, [ident], **params).get(ident)
         if row is not None:
             return ident, row
     uid = resolve(store, ident)
     if uid == ident and is_uid(ident):
         return uid, None  # already asked: a run or a file
-    return uid, store.read_one(query, uids=[uid], **params)
+    return uid, _rows_of(store, query, [uid], **params).get(uid)
 
 
 # Roots asked per query by the batched questions: large enough that the round trip and the
@@ -73,9 +73,21 @@ def _traverse_many(store: Store, query: str, idents: list[str], **params: Any) -
 
 
 def _rows_of(store: Store, query: str, uids: list[str], **params: Any) -> dict[str, Any]:
-    """The rows of ``query`` about ``uids`` by root uid."""
-    return {row["root"] if "root" in row.keys() else row["uid"]: row
-            for row in store.read_records(query, uids=uids, **params)}
+    """The rows of ``query`` about ``uids`` by root uid (lineage's one row of shared nodes
+    made one per root: :func:`_per_root`)."""
+    found = store.read_records(query, uids=uids, **params)
+    if query == "lineage":
+        return _per_root(found[0] if found else None)
+    return {row["root"] if "root" in row.keys() else row["uid"]: row for row in found}
+
+
+def _per_root(record: Any) -> dict[str, dict]:
+    """The lineage query's answer (every node once, the answers naming them) as one row per
+    root: {"nodes": [the root, its ancestors, then its runs]}."""
+    if record is None:
+        return {}
+    by_uid = {x["props"]["uid"]: x for x in record["nodes"]}
+    return {a["root"]: {"nodes": [by_uid[u] for u in (*a["members"], *a["runs"])]} for a in record["answers"]}
 
 
 def check_fields(fields: Iterable[str] | None) -> list[str] | None:
@@ -153,6 +165,8 @@ def lineage_many(store: Store, idents: Iterable[str], depth: int | None = None, 
     check_depth(depth)
     wanted = check_fields(fields)
     idents = list(idents)
+    if not idents:
+        return []
     found = (_traverse_many(store, "lineage", idents, fields=wanted) if len(idents) > 1
              else [(idents[0], *_traverse(store, "lineage", idents[0], fields=wanted))])
     answers = []
@@ -202,6 +216,8 @@ def downstream_many(store: Store, idents: Iterable[str], depth: int | None = Non
     check_depth(depth)
     wanted = check_fields(fields)
     idents = list(idents)
+    if not idents:
+        return []
     params = {"depth": depth, "all": all_nodes, "limit": FANOUT_LIMIT,
               "kinds": [k.lower() for k in kinds] if kinds else None, "fields": wanted}
     found = (_traverse_many(store, "downstream", idents, **params) if len(idents) > 1
@@ -243,6 +259,8 @@ def details_many(store: Store, idents: Iterable[str]) -> list[dict]:
     """:func:`details` of each of ``idents``, in order, asked :data:`BATCH` at a time; NotFound
     for the first that names no node, before anything is answered."""
     idents = list(idents)
+    if not idents:
+        return []
     found = (_traverse_many(store, "node_details", idents, listed=LISTED) if len(idents) > 1
              else [(idents[0], *_traverse(store, "node_details", idents[0], listed=LISTED))])
     answers = []

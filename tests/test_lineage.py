@@ -193,6 +193,10 @@ def test_batched_answers_are_the_one_by_one_answers(store, campaign, monkeypatch
     assert lineage.lineage_many(store, [FF, FF, lineage.resolve(store, FF)])[0]["root"] == lineage.resolve(store, FF)
 
 
+def test_an_empty_list_has_no_answers(store, campaign) -> None:
+    assert lineage.lineage_many(store, []) == lineage.downstream_many(store, []) == lineage.details_many(store, []) == []
+
+
 def test_a_list_with_one_unknown_or_non_product_is_refused_whole(store, campaign) -> None:
     with pytest.raises(NotFound, match="no node with uid, name or location 'nope'"):
         lineage.lineage_many(store, [FF, CFG, "nope"])

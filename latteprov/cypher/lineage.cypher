@@ -17,12 +17,14 @@ CALL (id) {
 RETURN id, uid, name, kind
 
 // name: lineage
-// Everything each uid of $uids was derived from (transitively), one row per uid that names an
-// entity (none for the others): the root's uid and the nodes, root first, then its ancestors,
-// then the runs that generated them (each once), each as {props, labels, extra, inputs:
-// [[input uid, role]], runs: [uids of its runs]}. Ancestors are collected DISTINCT (endpoints,
-// not paths), so diamonds cost nothing extra. Property maps rather than nodes, runs sent once
-// and timestamps sent as text keep the answer cheap to decode: the Python driver spends ~50 us
+// Everything each uid of $uids was derived from (transitively), as one row (none when no uid
+// names an entity): ``answers``, one per such uid, {root, members: [the root's uid, then its
+// ancestors' uids], runs: [uids of the runs that generated them, each once]}; and ``nodes``,
+// every node of any answer once, as {props, labels, extra, inputs: [[input uid, role]], runs:
+// [uids of its runs]}. Lineages asked together share most ancestors (ensembles, actions,
+// configurations, propagators): each is sent once. Ancestors are collected DISTINCT
+// (endpoints, not paths), so diamonds cost nothing extra. Property maps rather than nodes and
+// timestamps sent as text keep the answer cheap to decode: the Python driver spends ~50 us
 // building each DateTime, more than the rest of a node. A timestamp in UTC becomes exactly the
 // text of the driver's DateTime.iso_format(); a key absent from a node comes back null. With
 // $fields (property names; null: all) props are only uid, name, kind, state, valid and
@@ -31,29 +33,34 @@ RETURN id, uid, name, kind
 UNWIND $uids AS uid
 MATCH (root:Entity {uid: uid})
 CALL (root) {
-  CALL (root) {
-    MATCH (root)-[:DERIVED_FROM]->+(a:Entity)
-    RETURN collect(DISTINCT a) AS ancestors
-  }
-  WITH root, [root] + ancestors AS members
-  CALL (members) {
-    UNWIND members AS n
-    MATCH (n)-[:GENERATED_BY]->(run:Run)
-    RETURN collect(DISTINCT run) AS runs
-  }
-  UNWIND members + runs AS x
-  WITH x, CASE WHEN $fields IS NULL THEN [v IN [x.created_at, x.started_at, x.ended_at] |
-    CASE WHEN valueType(v) STARTS WITH 'ZONED DATETIME' AND v.offsetSeconds = 0 AND 1000 <= v.year <= 9999
-         THEN toString(date(v)) + 'T' + right('0' + v.hour, 2) + ':' + right('0' + v.minute, 2) + ':'
-              + right('0' + v.second, 2) + '.' + right('00000000' + v.nanosecond, 9) + '+00:00'
-         ELSE v END] END AS t
-  RETURN collect({props: CASE WHEN $fields IS NULL THEN x {.*, created_at: t[0], started_at: t[1], ended_at: t[2]}
-                              ELSE x {.uid, .name, .kind, .state, .valid, .exit_state} END,
-                  labels: labels(x), extra: [k IN coalesce($fields, []) | x[k]],
-                  inputs: COLLECT { MATCH (x)-[r:DERIVED_FROM]->(m:Entity) RETURN [m.uid, r.role] },
-                  runs: COLLECT { MATCH (x)-[:GENERATED_BY]->(run:Run) RETURN run.uid }}) AS nodes
+  MATCH (root)-[:DERIVED_FROM]->+(a:Entity)
+  RETURN collect(DISTINCT a) AS ancestors
 }
-RETURN root.uid AS root, nodes
+WITH root, [root] + ancestors AS members
+CALL (members) {
+  UNWIND members AS n
+  MATCH (n)-[:GENERATED_BY]->(run:Run)
+  RETURN collect(DISTINCT run) AS runs
+}
+WITH collect({root: root.uid, members: [m IN members | m.uid], runs: [r IN runs | r.uid]}) AS answers,
+     collect(members + runs) AS groups
+CALL (groups) {
+  UNWIND groups AS nodes
+  UNWIND nodes AS x
+  RETURN collect(DISTINCT x) AS distinct
+}
+UNWIND distinct AS x
+WITH answers, x, CASE WHEN $fields IS NULL THEN [v IN [x.created_at, x.started_at, x.ended_at] |
+  CASE WHEN valueType(v) STARTS WITH 'ZONED DATETIME' AND v.offsetSeconds = 0 AND 1000 <= v.year <= 9999
+       THEN toString(date(v)) + 'T' + right('0' + v.hour, 2) + ':' + right('0' + v.minute, 2) + ':'
+            + right('0' + v.second, 2) + '.' + right('00000000' + v.nanosecond, 9) + '+00:00'
+       ELSE v END] END AS t
+RETURN answers,
+       collect({props: CASE WHEN $fields IS NULL THEN x {.*, created_at: t[0], started_at: t[1], ended_at: t[2]}
+                            ELSE x {.uid, .name, .kind, .state, .valid, .exit_state} END,
+                labels: labels(x), extra: [k IN coalesce($fields, []) | x[k]],
+                inputs: COLLECT { MATCH (x)-[r:DERIVED_FROM]->(m:Entity) RETURN [m.uid, r.role] },
+                runs: COLLECT { MATCH (x)-[:GENERATED_BY]->(run:Run) RETURN run.uid }}) AS nodes
 
 // name: downstream
 // Everything derived from each uid of $uids (transitively), one row per uid that names an
