@@ -56,3 +56,7 @@ WHERE n.state IN ['planned', 'queued'] AND 'missing' IN n.file_statuses
   AND ($ensemble IS NULL OR n.ensemble = $ensemble)
 RETURN coalesce(n.ensemble, '') AS ensemble, n.kind AS kind,
        sum(size([s IN n.file_statuses WHERE s = 'missing'])) AS files
+
+// name: web_health
+// The cheapest question: whether the database answers a read (the web app's /healthz).
+RETURN 1 AS ok

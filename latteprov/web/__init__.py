@@ -94,4 +94,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def index() -> Response:
         return redirect(url_for("dashboard.index"))
 
+    @app.route("/healthz")
+    def healthz() -> Response:
+        """200 ``{"status": "ok"}`` when the database answers a read, else 503 (open to all:
+        container and proxy health checks carry no login)."""
+        from latteprov.web.db import get_store
+
+        get_store().read("web_health")
+        return jsonify(status="ok")
+
     return app
