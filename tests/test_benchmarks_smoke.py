@@ -77,3 +77,17 @@ def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one() -> None:
     finally:
         busy.kill()
         idle.kill()
+
+
+def test_web_load_benchmark_runs_at_a_tiny_size(store) -> None:
+    """benchmarks/web_load.py end to end on a sliver of tier S: the production server starts,
+    readers and a writer run, every answer is a 200 (figures are not checked: no timings here)."""
+    from benchmarks import web_load
+
+    args = web_load.parse_args(["--tier", "S/4", "--readers", "3", "--writers", "1", "--duration", "3",
+                                "--warmup", "0.5", "--think", "0.1", "--writer-pause", "0.1",
+                                "--client-procs", "1"])
+    (figures,) = web_load.bench(store, args, None)
+    assert figures["requests"] > 0 and figures["errors"] == 0, figures
+    assert figures["runs_failed"] == 0, figures
+    assert store.run_text("MATCH (r:Run {kind: 'loadtest'}) RETURN count(r) AS n")[0]["n"] >= 1
