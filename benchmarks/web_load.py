@@ -90,9 +90,16 @@ def reader_paths(s: dict[str, list[str]], rng: random.Random) -> str:
     return choices[-1][1]
 
 
+def route(path: str) -> str:
+    """The route of a request path: its first two segments (``/api/lineage``, ``/graph``)."""
+    parts = path.split("?", 1)[0].split("/")
+    return "/".join(parts[:3]) if parts[1] == "api" else "/".join(parts[:2])
+
+
 def _reader_process(base: str, readers: int, samples: dict, think: float, start_at: float, stop_at: float,
                     warm_until: float, max_requests: int, timeout: float, seed: int, out) -> None:
     latencies: list[float] = []
+    by_route: dict[str, list[float]] = {}
     errors: Counter = Counter()
     count = [0]
     lock = threading.Lock()
@@ -117,6 +124,7 @@ def _reader_process(base: str, readers: int, samples: dict, think: float, start_
                         return
                     count[0] += 1
                     latencies.append(elapsed)
+                    by_route.setdefault(route(path), []).append(elapsed)
                     if status != 200:
                         errors[f"{status} {path.split('?')[0].rsplit('/', 1)[0] or path}"] += 1
             time.sleep(think * rng.uniform(0.5, 1.5))
@@ -127,7 +135,7 @@ def _reader_process(base: str, readers: int, samples: dict, think: float, start_
     for t in threads:
         t.join(max(0.0, stop_at - time.time()) + timeout + 5)
     usage = os.times()
-    out.put({"latencies": latencies, "errors": dict(errors), "cpu": usage.user + usage.system})
+    out.put({"latencies": latencies, "by_route": by_route, "errors": dict(errors), "cpu": usage.user + usage.system})
 
 
 def _writer(settings, samples: dict, pause: float, warm_until: float, stop_at: float, results: list) -> None:
@@ -212,6 +220,15 @@ def level(base: str, settings, samples: dict, readers: int, writers: int, args, 
            "neo4j": (_cpu_seconds([neo4j_pid]) - cpu_before["neo4j"]) if neo4j_pid else None,
            "client_total": sum(p["cpu"] for p in parts)}
     latencies = sorted(x for p in parts for x in p["latencies"])
+    routes: dict[str, list[float]] = {}
+    for p in parts:
+        for name, values in p["by_route"].items():
+            routes.setdefault(name, []).extend(values)
+
+    def summary(values: list[float]) -> dict:
+        values = sorted(values)
+        return {"n": len(values), "p50": round(values[len(values) // 2], 1),
+                "p99": round(values[min(len(values) - 1, int(0.99 * len(values)))], 1)}
     errors: Counter = Counter()
     for p in parts:
         errors.update(p["errors"])
@@ -228,6 +245,7 @@ def level(base: str, settings, samples: dict, readers: int, writers: int, args, 
             "runs_recorded": sum(w["runs"] for w in written), "runs_failed": sum(w["failed"] for w in written),
             "run_p50_ms": round(wtimes[len(wtimes) // 2], 1) if wtimes else None,
             "cpu_s": {k: (round(v, 1) if v is not None else None) for k, v in cpu.items()},
+            "routes": {name: summary(v) for name, v in sorted(routes.items())},
             "seconds": round(measured, 1), "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
@@ -247,7 +265,8 @@ def wait_until_serving(proc: subprocess.Popen, url: str, timeout: float = 120.0)
 def bench(store: Store, args, neo4j_pid: int | None) -> list[dict]:
     """Load the tier, start the production server, run every level; the levels' figures."""
     began = time.perf_counter()
-    synth.write(store, args.tier)
+    if not args.no_load:
+        synth.write(store, args.tier)
     print(json.dumps({"tier": args.tier, "load_s": round(time.perf_counter() - began, 1),
                       "counts": store.server_info()}), flush=True)
     samples = sample(store)
@@ -286,6 +305,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--client-procs", type=int, default=2, help="processes the readers' threads run in")
+    parser.add_argument("--no-load", action="store_true",
+                        help="use the campaign already in the database of NEO4J_URI (written by an earlier run)")
     parser.add_argument("--page-cache", default="2g")
     parser.add_argument("--heap", default="2g")
     args = parser.parse_args(argv)
@@ -299,7 +320,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if os.environ.get("NEO4J_URI"):
         settings = load_settings()
         with Store(settings) as store:
-            if store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]:
+            if not args.no_load and store.run_text("MATCH (n) RETURN count(n) AS n")[0]["n"]:
                 sys.exit(f"{settings.uri} holds data; run the benchmark against an empty server")
             from latteprov import schema
             schema.install(store)

@@ -140,6 +140,14 @@ def test_port_in_use_is_one_line(env: dict[str, str]) -> None:
     assert f"127.0.0.1:{port}" in result.stderr and "already in use" in result.stderr
 
 
+def test_an_access_log_that_cannot_be_written_is_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    result = subprocess.run([*CLI, "serve", "--port", "0", "--access-log", str(tmp_path / "no" / "such" / "log")],
+                            env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "cannot write the access log" in result.stderr
+
+
 def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
     result = subprocess.run([*CLI, "serve", "--port", str(manager.free_port())],
                             env={**os.environ, **env, "NEO4J_URI": f"bolt://127.0.0.1:{manager.free_port()}"},

@@ -46,8 +46,9 @@ def run_dev(web_app: Flask, host: str, port: int) -> None:
 def listen(options: "ServeOptions") -> "socket.socket":
     """The socket to serve on, bound before the app is built so a port in use is the one line
     said (:func:`latteprov.web.serving.bind`)."""
-    from latteprov.web.serving import bind
+    from latteprov.web.serving import bind, check_access_log
 
+    check_access_log(options.access_log)
     return bind(options.host, options.port)
 
 

@@ -69,6 +69,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def check_access_log(path: str | None) -> None:
+    """LatteprovError (one line) unless the access log ``path`` can be appended to ('-' and
+    None always can)."""
+    if path in (None, "-"):
+        return
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise LatteprovError(f"cannot write the access log {path}: {exc.strerror or exc}") from None
+
+
 def gunicorn_config(options: ServeOptions, fd: int) -> dict[str, Any]:
     """gunicorn's settings for ``options``, listening on the already bound ``fd``."""
     return {
