@@ -28,51 +28,13 @@ from collections import Counter
 
 from benchmarks.server import empty_store
 from benchmarks.suite import naive_neomodel
-from latteprov import campaign, frontier, plan, record, synth
+from latteprov import campaign, data, frontier, plan, record, synth
 from latteprov.store import Store, chunks
 
-STEPS = """
-[steps.flow]
-kind = "GaugeConfig"
-command = "wflow {inputs[parent]} {name}"
-resources = { NODES = 1, GPUS = 4, MIN_WC_TIME = "20min" }
-
-[steps.source]
-kind = "Source"
-inputs = { gauge = "flow" }
-command = "lalibe -i {name}.ini.xml"
-resources = { NODES = 1, GPUS = 4, MIN_WC_TIME = "10min" }
-
-[steps.prop]
-kind = "OneToAll"
-inputs = { gauge = "flow", source = "source" }
-command = "lalibe -i {name}.ini.xml"
-resources = { NODES = 4, GPUS = 16, MIN_WC_TIME = "1:30:00" }
-
-[steps.spec]
-kind = "Baryon2pt"
-inputs = { light = "prop" }
-command = "lalibe -i {name}.ini.xml"
-resources = { NODES = 1, GPUS = 4, MIN_WC_TIME = "15min" }
-
-[steps.seqsrc]
-kind = "SequentialSource"
-inputs = { propagator = "prop", gauge = "flow" }
-command = "lalibe -i {name}.ini.xml"
-resources = { NODES = 1, GPUS = 4, MIN_WC_TIME = "20min" }
-
-[steps.seqprop]
-kind = "Sequential"
-inputs = { seqsource = "seqsrc", gauge = "flow" }
-command = "lalibe -i {name}.ini.xml"
-resources = { NODES = 4, GPUS = 16, MIN_WC_TIME = "1:30:00" }
-
-[steps.formfac]
-kind = "Baryon3pt"
-inputs = { propagator = "prop", seqprop = "seqprop" }
-command = "lalibe -i {name}.ini.xml"
-resources = { NODES = 1, GPUS = 4, MIN_WC_TIME = "30min" }
-"""
+# The demo campaign's steps (flow, source, prop, spec, seqsrc, seqprop, formfac): the chain the
+# benchmark plans on the tier's ensemble is the one `latteprov demo` plans.
+STEPS = data.path("demo_campaign.toml").read_text()
+STEPS = STEPS[STEPS.index("[steps.flow]"):]
 
 
 def campaign_text(tier: str) -> str:

@@ -101,8 +101,25 @@ class Results:
             self.checks.append(what)
 
     def to_json(self) -> dict:
-        return {"tier": self.tier, "seed": self.seed, "facts": self.facts, "checks": self.checks,
+        return {"tier": self.tier, "seed": self.seed, "commit": source_commit(), "load_average": os.getloadavg(),
+                "facts": self.facts, "checks": self.checks,
                 "figures": [{**asdict(f), "ratio": f.ratio} for f in self.figures]}
+
+
+def source_commit() -> str | None:
+    """The git commit of the tree measured (with '+' when it has uncommitted changes), or None
+    outside a git checkout: stored with the results so a figure names the code it measured."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -1,10 +1,24 @@
 """The provenance graph's schema, as neomodel classes (W3C PROV in lattice-QCD words).
 
 Every data product and parameter set is an :class:`Entity` (so one uniqueness constraint on
-``Entity.uid`` covers them all); job runs are :class:`Run` (PROV activities); files are
-:class:`DataFile`; invalidation events are :class:`Invalidation`. All derivations are one
-relationship type, ``DERIVED_FROM {role}``, so lineage is a single pattern however the schema
-grows; the typed accessors (``gaugeconfig``, ``action``, ``propagators`` ...) are views of it.
+``Entity.uid`` covers them all): ensembles, gauge configurations, actions, sources,
+propagators, correlators (:class:`Correlator` and its subclasses; every subclass is checked as a
+correlator) and post-processed :class:`DerivedDataset`. Properties several kinds share come
+from mixins (:class:`ValenceAction`, :class:`SinkMomentum`) or a common base, so each is
+declared once. Job runs are :class:`Run` (PROV activities); files are :class:`DataFile`;
+invalidation events are :class:`Invalidation`; production campaigns and their METAQ task files
+are :class:`Campaign` and :class:`Task`; web accounts :class:`WebUser`; :class:`Lock` nodes
+serialise writers. (The status counters, ``(:Tally {ensemble, kind})``, are kept by
+:mod:`latteprov.tally`; their columns are :data:`STATES` and :data:`FILE_STATUSES`.)
+
+All derivations are one relationship type, ``DERIVED_FROM {role}``, so lineage is a single
+pattern however the schema grows; the typed accessors (``gaugeconfig``, ``action``,
+``propagators`` ...) are views of it. The relationships and what they join are
+:data:`latteprov.rows.LINK_RULES`.
+
+The vocabulary of states (:data:`STATES`, and the order they move in, :data:`STATE_RANK`) and of
+file statuses (:data:`FILE_STATUSES`) is defined here and nowhere else: the checks, the
+manifest schema, the tallies, the status table and the dashboard take it from this module.
 
 Each class names its ``natural_key``: the properties that make an object what it is. The uid
 is a hash of the class name and those values (:mod:`latteprov.identity`).
@@ -413,7 +427,7 @@ class Run(StructuredNode):
     params = JSONProperty(help_text="Parameters of the run.")
     started_at = DateTimeNeo4jFormatProperty(help_text="Start time (UTC).")
     ended_at = DateTimeNeo4jFormatProperty(help_text="End time (UTC).")
-    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text="planned, queued, running, done or failed.")
+    exit_state = StringProperty(choices={s: s for s in STATES}, default="running", index=True, help_text=f"{', '.join(STATES[:-1])} or {STATES[-1]}.")
 
     used = RelationshipTo("Entity", "USED", cardinality=CheckedRelationship)
     generated = RelationshipFrom("Entity", "GENERATED_BY", cardinality=CheckedRelationship)
@@ -443,7 +457,7 @@ class DataFile(StructuredNode):
     crc32 = StringProperty(help_text="CRC-32 checksum of the contents as ILDG records it (QCDml crcCheckSum, text as given).")
     shape = StringProperty(help_text="Dataset shape, e.g. '(1000, 48, 2, 1)'.")
     dtype = StringProperty(help_text="Dataset element type.")
-    status = StringProperty(choices={s: s for s in FILE_STATUSES}, default="unknown", index=True, help_text="on_disk, on_tape, missing, wrong_size or unknown.")
+    status = StringProperty(choices={s: s for s in FILE_STATUSES}, default="unknown", index=True, help_text=f"{', '.join(FILE_STATUSES[:-1])} or {FILE_STATUSES[-1]}.")
     checked_at = DateTimeNeo4jFormatProperty(help_text="When the status was last checked.")
 
     products = RelationshipFrom("Entity", "STORED_AT", cardinality=CheckedRelationship)
@@ -505,10 +519,13 @@ class WebUser(StructuredNode):
 
 
 class Lock(StructuredNode):
-    """Serialises transactions that add DERIVED_FROM edges, so concurrent writers cannot close a cycle."""
+    """Serialises writers: 'dag' is taken by transactions that add DERIVED_FROM edges (so concurrent
+    writers cannot close a cycle), 'tally' by those that change what the status counters count,
+    'tasks' by 'latteprov tasks write' (so no product is queued twice)."""
 
-    name = StringProperty(unique_index=True, required=True, help_text="Lock name ('dag').")
+    name = StringProperty(unique_index=True, required=True, help_text="Lock name: dag, tally or tasks.")
     tick = IntegerProperty(default=0, help_text="Times taken.")
+    complete = BooleanProperty(help_text="On the tally lock: whether the status counters cover every entity (set by a recount).")
 
 
 def natural_key_values(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, Any]:

@@ -31,8 +31,10 @@ def status(store: Store, ensemble: str | None = None) -> list[dict]:
 
 def scan(store: Store, ensemble: str | None = None) -> list[dict]:
     """The same rows counted by one pass over every entity, ignoring the tallies."""
-    return _columns(store.read("status_scan", ensemble=ensemble))
+    return tally.status_rows(tally.contributions(store.read("status_scan", ensemble=ensemble)))
 
 
-def _columns(rows: list[dict]) -> list[dict]:
-    return [{c: row[c] for c in COLUMNS} for row in rows]
+def _columns(tallies: list[dict]) -> list[dict]:
+    """Tally nodes' properties as status rows (a column a node lacks counts 0)."""
+    return [{"ensemble": t["ensemble"] or None, "kind": t["kind"], **{c: t.get(c, 0) for c in tally.COUNTS}}
+            for t in tallies]

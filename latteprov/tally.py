@@ -24,11 +24,11 @@ from types import TracebackType
 import neo4j
 
 from latteprov import queries
+from latteprov.model import FILE_STATUSES, STATES
 from latteprov.store import Store
 
-STATES = ("planned", "queued", "running", "done", "failed")
-FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
 COUNTS = ("total", *STATES, "invalid", *FILE_STATUSES)
+"""The columns of a tally and of a status row: the model's states and file statuses, in its order."""
 
 
 def take_lock(tx: neo4j.ManagedTransaction) -> None:
@@ -36,8 +36,10 @@ def take_lock(tx: neo4j.ManagedTransaction) -> None:
     queries.run(tx, "take_tally_lock").consume()
 
 
-def _contributions(groups: Iterable[dict]) -> Counter:
-    """Counts by (ensemble, kind, column) of tally_snapshot's groups of equal entities."""
+def contributions(groups: Iterable[dict]) -> Counter:
+    """Counts by (ensemble, kind, column) of groups of equal entities ({ensemble, kind, state,
+    valid, files, count}, as the queries tally_snapshot and status_scan return them); shared
+    entities have ensemble ''."""
     counts: Counter = Counter()
     for g in groups:
         key, n = (g["ensemble"], g["kind"]), g["count"]
@@ -59,7 +61,19 @@ def add(tx: neo4j.ManagedTransaction, counts: dict) -> None:
         if n:
             rows.setdefault((ensemble, kind), dict.fromkeys(COUNTS, 0))[column] += n
     if rows:
-        queries.run(tx, "tally_add", rows=[{"ensemble": e, "kind": k, **c} for (e, k), c in rows.items()]).consume()
+        queries.run(tx, "tally_add", columns=list(COUNTS),
+                    rows=[{"ensemble": e, "kind": k, "counts": c} for (e, k), c in rows.items()]).consume()
+
+
+def status_rows(counts: dict) -> list[dict]:
+    """``counts`` ({(ensemble, kind, column): n}) as status rows {ensemble, kind, *COUNTS},
+    one per (ensemble, kind) with a non-zero total, sorted by ensemble (shared ones, ensemble
+    None, last) and kind."""
+    rows: dict[tuple[str, str], dict] = {}
+    for (ensemble, kind, column), n in counts.items():
+        rows.setdefault((ensemble, kind), dict.fromkeys(COUNTS, 0))[column] += n
+    return [{"ensemble": e or None, "kind": k, **c}
+            for (e, k), c in sorted(rows.items(), key=lambda item: (item[0][0] == "", item[0])) if c["total"]]
 
 
 def new_entities(props: Iterable[dict]) -> Counter:
@@ -68,7 +82,7 @@ def new_entities(props: Iterable[dict]) -> Counter:
     groups: Counter = Counter()
     for p in props:
         groups[(p.get("ensemble") or "", p["kind"], p.get("state"), p.get("valid"), tuple(p.get("file_statuses") or ()))] += 1
-    return _contributions({"ensemble": e, "kind": k, "state": s, "valid": v, "files": f, "count": n}
+    return contributions({"ensemble": e, "kind": k, "state": s, "valid": v, "files": f, "count": n}
                           for (e, k, s, v, f), n in groups.items())
 
 
@@ -92,7 +106,7 @@ class Tracker:
             self.before = self._snapshot()
 
     def _snapshot(self) -> Counter:
-        return _contributions(queries.run(self.tx, "tally_snapshot", uids=self.uids, files=self.files,
+        return contributions(queries.run(self.tx, "tally_snapshot", uids=self.uids, files=self.files,
                                           skip=self.skip))
 
     def settle(self, created: Counter | None = None) -> None:
@@ -127,10 +141,10 @@ def recount(store: Store) -> int:
     size, so it needs no batching into several transactions (which would release the lock)."""
     def work(tx: neo4j.ManagedTransaction) -> int:
         take_lock(tx)
-        rows = queries.run(tx, "status_scan", ensemble=None).data()
+        counts = contributions(queries.run(tx, "status_scan", ensemble=None))
         queries.run(tx, "tally_reset").consume()
-        add(tx, {(r["ensemble"] or "", r["kind"], c): r[c] for r in rows for c in COUNTS})
-        return len(rows)
+        add(tx, counts)
+        return len({(ensemble, kind) for ensemble, kind, _ in counts})
 
     return store.write_tx(work)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import campaign_data
+
 from latteprov.cli import main
 from latteprov.config import Settings, load_settings
 from latteprov.server import manager
@@ -95,18 +97,43 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def app(settings: Settings):
-    """The web app over the test server: anonymous reading on, CSRF off (test files that need
-    other settings make their own)."""
+def make_app(settings: Settings):
+    """A factory of web apps over the test server: ``make_app(**config)`` adds ``config`` to
+    the test defaults (anonymous reading on, CSRF off); every app's store closes at teardown."""
     from latteprov.web import create_app, db
 
-    app = create_app({"TESTING": True, "SETTINGS": settings, "SECRET_KEY": "test", "ANONYMOUS_READ": True,
-                      "WTF_CSRF_ENABLED": False})
-    yield app
-    db.close(app)
+    made = []
+
+    def make(**config):
+        app = create_app({"TESTING": True, "SETTINGS": settings, "SECRET_KEY": "test", "ANONYMOUS_READ": True,
+                          "WTF_CSRF_ENABLED": False, **config})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        db.close(app)
+
+
+@pytest.fixture
+def app(make_app):
+    """The web app over the test server with the test defaults (test files that need other
+    settings call ``make_app``)."""
+    return make_app()
 
 
 @pytest.fixture
 def client(app):
     """A Flask test client of :func:`app`."""
     return app.test_client()
+
+
+@pytest.fixture
+def campaign(store: Store) -> campaign_data.Campaign:
+    """The small hand-built campaign of ``campaign_data`` (two ensembles, configurations,
+    propagators, sequential chains, form factors) written to the empty graph: its uids by name."""
+    from latteprov import graph
+
+    batch, uids = campaign_data.build()
+    graph.write(store, batch)
+    return uids

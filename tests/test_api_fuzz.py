@@ -16,18 +16,18 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
 from latteprov import graph, synth, users
-from latteprov.web import create_app
 
 PASSWORD = "fuzzing-password"
 EXAMPLES = 12  # per operation: a bounded run for CI
 
 
 @pytest.fixture
-def app(store, settings):
+def app(store, make_app):
+    """A writable app (CSRF and logins on) over two configurations of tier S and one writer."""
     for batch in islice(synth.campaign("S", 0), 2):
         graph.write(store, batch)
     users.add(store, "fuzzer", PASSWORD, "writer")
-    return create_app({"SETTINGS": settings, "TESTING": True, "SECRET_KEY": "fuzz", "ALLOW_WRITES": True})
+    return make_app(SECRET_KEY="fuzz", ALLOW_WRITES=True, ANONYMOUS_READ=False, WTF_CSRF_ENABLED=True)
 
 
 @pytest.fixture

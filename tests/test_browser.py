@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 from latteprov import find, status
 from latteprov.cli import demo
 from latteprov.web import create_app, db
-from latteprov.web.graph import neighbourhood
+from latteprov.neighbourhood import neighbourhood
 
 CHROMIUM = os.environ.get("LATTEPROV_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -27,14 +27,14 @@ READY = "document.body.dataset.graphReady === '1'"
 
 
 @pytest.fixture(scope="module")
-def campaign(session_store) -> dict:
+def demo_data(session_store) -> dict:
     """The demo's data: the tier-S campaign with one configuration invalidated."""
     session_store.clear()
     return demo.load_campaign(session_store)
 
 
 @pytest.fixture(scope="module")
-def server(settings, campaign):
+def server(settings, demo_data):
     """The app on a free port, served by a werkzeug thread; yields its base URL."""
     app = create_app({"SETTINGS": settings, "SECRET_KEY": "browser-test", "ANONYMOUS_READ": True})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
@@ -81,8 +81,8 @@ def drawn(page: Page) -> dict:
         all: cy.nodes().length, edges: cy.edges().length, invalid: cy.nodes('.invalid').length})""")
 
 
-def test_graph_page_draws_the_correlators_neighbourhood(page, server, campaign, session_store, shots) -> None:
-    uid = campaign["showcase"]["uid"]
+def test_graph_page_draws_the_correlators_neighbourhood(page, server, demo_data, session_store, shots) -> None:
+    uid = demo_data["showcase"]["uid"]
     page.goto(f"{server}/graph?node={uid}&hops=2")
     page.wait_for_function(READY)
     view = neighbourhood(session_store, uid, hops=2, fanout=12)
@@ -92,21 +92,21 @@ def test_graph_page_draws_the_correlators_neighbourhood(page, server, campaign, 
     assert counts["invalid"] == sum(not n["valid"] for n in view["nodes"]) > 0  # the demo's invalidation shows
     assert page.evaluate(f"cy.$id('{uid}').hasClass('root')")
     page.wait_for_selector("#panel h2")  # the side panel shows the root until another node is clicked
-    assert "Baryon3pt" in page.inner_text("#panel") and campaign["showcase"]["name"] in page.inner_text("#panel")
+    assert "Baryon3pt" in page.inner_text("#panel") and demo_data["showcase"]["name"] in page.inner_text("#panel")
     assert "demo: plaquette outlier" in page.inner_text("#panel")  # why it is invalid
     page.screenshot(path=str(shots / "graph.png"))
 
 
 def test_a_3pt_label_carries_its_configuration_source_tsep_and_current_and_compacts_when_zoomed_out(
-        page, server, campaign, session_store) -> None:
-    uid = campaign["showcase"]["uid"]  # formfac_a09m310_e_305_..._dt-3_..._x29y20z7t28_SS_A3
+        page, server, demo_data, session_store) -> None:
+    uid = demo_data["showcase"]["uid"]  # formfac_a09m310_e_305_..._dt-3_..._x29y20z7t28_SS_A3
     page.goto(f"{server}/graph?node={uid}&hops=2")
     page.wait_for_function(READY)
     label = page.evaluate(f"cy.$id('{uid}').data('label')")
     assert label.startswith("✗ Baryon3pt") and "A3" in label and "tsep -3" in label  # invalid: its config is
     assert "cfg e305" in label and "x29y20z7t28" in label
     page.evaluate(f"cy.$id('{uid}').emit('mouseover')")
-    assert campaign["showcase"]["name"] in page.evaluate(f"cy.$id('{uid}').style('label')")
+    assert demo_data["showcase"]["name"] in page.evaluate(f"cy.$id('{uid}').style('label')")
     # A view that fits only zoomed out draws compact labels. (It is loaded, not zoomed by the test:
     # headless Chromium without a GPU crashes its renderer when a drawn page is zoomed.)
     config = find.find(session_store, "GaugeConfig", find.parse_filters(["config=305", "flow_time=1.0"]), limit=1)[0]
@@ -117,7 +117,7 @@ def test_a_3pt_label_carries_its_configuration_source_tsep_and_current_and_compa
     assert page.evaluate(f"cy.$id('{config['uid']}').style('label')") == "✗ cfg"  # invalid: the demo's bad configuration
 
 
-def test_lineage_and_downstream_views_show_one_direction_each(page, server, campaign, session_store) -> None:
+def test_lineage_and_downstream_views_show_one_direction_each(page, server, demo_data, session_store) -> None:
     config = find.find(session_store, "GaugeConfig", find.parse_filters(["config=305", "flow_time=1.0"]), limit=1)[0]
     for direction in ("up", "down"):
         page.goto(f"{server}/graph?node={config['uid']}&hops=1&dir={direction}")
@@ -133,8 +133,8 @@ def test_lineage_and_downstream_views_show_one_direction_each(page, server, camp
     assert len(both["edges"]) == len(up["edges"]) + len(down["edges"])
 
 
-def test_double_click_expands_a_node_and_the_url_keeps_the_view(page, server, campaign) -> None:
-    uid = campaign["showcase"]["uid"]
+def test_double_click_expands_a_node_and_the_url_keeps_the_view(page, server, demo_data) -> None:
+    uid = demo_data["showcase"]["uid"]
     page.goto(f"{server}/graph?node={uid}")
     page.wait_for_function(READY)
     before = drawn(page)
@@ -153,7 +153,7 @@ def test_double_click_expands_a_node_and_the_url_keeps_the_view(page, server, ca
     assert drawn(page) == after
 
 
-def test_click_on_a_summary_node_opens_the_group(page, server, campaign, session_store) -> None:
+def test_click_on_a_summary_node_opens_the_group(page, server, demo_data, session_store) -> None:
     # The a09m310 valence action made 20 propagators: more than the fan-out limit, so one summary node.
     action = find.find(session_store, "MobiusDW", find.parse_filters(["quark_mass=0.00951"]))[0]["uid"]
     page.goto(f"{server}/graph?node={action}")
@@ -170,7 +170,7 @@ def test_click_on_a_summary_node_opens_the_group(page, server, campaign, session
     assert "open=" in page.url
 
 
-def test_dashboard_counts_match_the_database_and_link_to_the_table(page, server, campaign, session_store,
+def test_dashboard_counts_match_the_database_and_link_to_the_table(page, server, demo_data, session_store,
                                                                     shots) -> None:
     page.goto(f"{server}/dashboard")
     row = next(r for r in status.status(session_store) if r["ensemble"] == "a09m310" and r["kind"] == "Baryon3pt")
@@ -185,7 +185,7 @@ def test_dashboard_counts_match_the_database_and_link_to_the_table(page, server,
     assert page.locator("#table tbody .badge.invalid").count() == row["invalid"]
 
 
-def test_table_filter_box_filters_on_the_server(page, server, campaign, session_store) -> None:
+def test_table_filter_box_filters_on_the_server(page, server, demo_data, session_store) -> None:
     page.goto(f"{server}/tables/Baryon3pt")
     page.fill("input[name='f.current']", "V4")
     page.fill("input[name='f.ensemble']", "a12m130")
@@ -204,32 +204,32 @@ def test_table_filter_box_filters_on_the_server(page, server, campaign, session_
     assert page.input_value("input[name='f.current']") == "V4"  # the filters survive sorting
 
 
-def test_search_box_suggests_names_and_opens_the_graph(page, server, campaign) -> None:
+def test_search_box_suggests_names_and_opens_the_graph(page, server, demo_data) -> None:
     page.goto(f"{server}/dashboard")
     page.fill("#search", "formfac_a09m310_e_305")
     page.wait_for_function("document.querySelectorAll('#search-suggestions option').length > 0")
     options = page.eval_on_selector_all("#search-suggestions option", "os => os.map(o => o.value)")
     assert options and all(o.startswith("formfac_a09m310_e_305") for o in options)
-    page.fill("#search", campaign["showcase"]["uid"])
+    page.fill("#search", demo_data["showcase"]["uid"])
     page.press("#search", "Enter")
     page.wait_for_function(READY)
-    assert page.evaluate(f"cy.$id('{campaign['showcase']['uid']}').length") == 1
+    assert page.evaluate(f"cy.$id('{demo_data['showcase']['uid']}').length") == 1
 
 
-def test_view_downloads_as_json_and_png(page, server, campaign) -> None:
-    page.goto(f"{server}/graph?node={campaign['showcase']['uid']}")
+def test_view_downloads_as_json_and_png(page, server, demo_data) -> None:
+    page.goto(f"{server}/graph?node={demo_data['showcase']['uid']}")
     page.wait_for_function(READY)
     with page.expect_download() as download:
         page.click("#download-json")
     saved = json.loads(Path(download.value.path()).read_text())
-    assert saved["root"] == campaign["showcase"]["uid"] and len(saved["nodes"]) == drawn(page)["nodes"]
+    assert saved["root"] == demo_data["showcase"]["uid"] and len(saved["nodes"]) == drawn(page)["nodes"]
     with page.expect_download() as download:
         page.click("#download-png")
     assert download.value.suggested_filename.endswith(".png")
     assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_search_by_a_fragment_from_the_middle_of_a_name_suggests_and_lists_matches(page, server, campaign) -> None:
+def test_search_by_a_fragment_from_the_middle_of_a_name_suggests_and_lists_matches(page, server, demo_data) -> None:
     page.goto(f"{server}/dashboard")
     page.fill("#search", "x29y20z7t28")  # a source position, in the middle of many names
     page.wait_for_function("document.querySelectorAll('#search-suggestions option').length > 0")
@@ -241,7 +241,7 @@ def test_search_by_a_fragment_from_the_middle_of_a_name_suggests_and_lists_match
     assert links and all("x29y20z7t28" in name for name in links)
 
 
-def test_a_bad_table_filter_shows_its_message_above_the_table(page, server, campaign) -> None:
+def test_a_bad_table_filter_shows_its_message_above_the_table(page, server, demo_data) -> None:
     page.goto(f"{server}/tables/OneToAll")
     page.fill("input[name='f.config']", ">three")
     page.press("input[name='f.config']", "Enter")

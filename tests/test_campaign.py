@@ -119,7 +119,7 @@ def record_config(store, camp: Campaign, tag: str, p: dict, cfg: int, ens: str, 
 
 
 @pytest.fixture
-def campaign(store) -> Campaign:
+def built(store) -> Campaign:
     camp = Campaign()
     for tag, p in ENSEMBLES.items():
         ens, flow, smear, action = setup_ensemble(store, camp, tag, p)
@@ -132,7 +132,7 @@ def by_kind(store, ensemble: str) -> dict[str, dict]:
     return {row["kind"]: row for row in status.status(store, ensemble)}
 
 
-def test_the_campaign_through_the_api_answers_lineage_downstream_invalidation_and_status(store, campaign) -> None:
+def test_the_campaign_through_the_api_answers_lineage_downstream_invalidation_and_status(store, built) -> None:
     counts = store.run_text("MATCH (n:Entity) RETURN n.kind AS k, count(*) AS n ORDER BY k")
     per_ens = len(CONFIGS)
     assert {r["k"]: r["n"] for r in counts} == {
@@ -143,26 +143,26 @@ def test_the_campaign_through_the_api_answers_lineage_downstream_invalidation_an
 
     # lineage of a 3-pt correlator: exactly its propagators, sequential source and propagator,
     # configurations, actions and the runs that made each
-    ff, expected = next(iter(campaign.formfacs.items()))
+    ff, expected = next(iter(built.formfacs.items()))
     answer = lineage.lineage(store, ff)
     entities = {n["uid"] for n in answer["nodes"] if n["kind"] != "Run"}
     runs = {n["uid"] for n in answer["nodes"] if n["kind"] == "Run"}
     assert entities == expected
-    assert runs == set().union(*(campaign.runs_of[u] for u in expected))
+    assert runs == set().union(*(built.runs_of[u] for u in expected))
     kinds = sorted(n["kind"] for n in answer["nodes"] if n["uid"] in entities)
     assert kinds.count("OneToAll") == 2 and kinds.count("Sequential") == 1 and kinds.count("GaugeConfig") == 2
 
     # downstream of a configuration: all of its products, nothing of another configuration
-    (tag, cfg), base = next(iter(campaign.configs.items()))
+    (tag, cfg), base = next(iter(built.configs.items()))
     down = lineage.downstream(store, base, all_nodes=True)
-    assert {n["uid"] for n in down["nodes"]} - {base} == campaign.below[(tag, cfg)]
+    assert {n["uid"] for n in down["nodes"]} - {base} == built.below[(tag, cfg)]
 
     # invalidating a fermion action marks exactly its descendants; status shows them invalid
     before = {tag: by_kind(store, tag) for tag in ENSEMBLES}
-    action = campaign.actions["a09m310"]
+    action = built.actions["a09m310"]
     result = invalidate(store, action, reason="solver bug in lalibe-1.2", by="test")
     invalid = {r["u"] for r in store.run_text("MATCH (n:Entity) WHERE n.valid = false RETURN n.uid AS u")}
-    assert invalid == campaign.on_action["a09m310"] | {action}
+    assert invalid == built.on_action["a09m310"] | {action}
     assert result["total"] == len(invalid)
     after = by_kind(store, "a09m310")
     for kind in ("OneToAll", "Baryon2pt", "SequentialSource", "Sequential", "Baryon3pt"):

@@ -117,3 +117,30 @@ def test_mermaid_above_its_edge_limit_is_cut_to_the_nearest_nodes_with_a_note() 
     edges = big.count("-->")
     assert 0 < edges <= 500 and "%% cut to the" in big and "Mermaid draws at most 500 edges" in big
     assert '"Baryon2pt<br/>x"' in big  # the root stays
+
+
+def test_csv_cells_are_written_one_way() -> None:
+    """None empty, lists and maps as JSON, date-times in ISO 8601, text as given (quoted when needed)."""
+    from datetime import datetime, timezone
+
+    from latteprov.tabular import write_csv
+
+    out = io.StringIO()
+    when = datetime(2026, 11, 30, 5, 0, tzinfo=timezone.utc)
+    n = write_csv(out, [{"a": None, "b": ["on_disk", "on_tape"], "c": {"t0": 3, "at": when}, "d": 'x,"y"\nz',
+                         "extra": 1}, {"a": 1.5, "c": when}], ["a", "b", "c", "d"])
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert n == 2 and list(rows[0]) == ["a", "b", "c", "d"]
+    assert rows[0] == {"a": "", "b": '["on_disk", "on_tape"]', "c": '{"t0": 3, "at": "2026-11-30T05:00:00+00:00"}',
+                       "d": 'x,"y"\nz'}
+    assert rows[1] == {"a": "1.5", "b": "", "c": "2026-11-30T05:00:00+00:00", "d": ""}
+
+
+def test_the_web_tables_and_find_write_the_same_csv(cli, client, props) -> None:
+    """The same selection downloaded from /tables and printed by ``find --format csv`` is the same text."""
+    web = client.get("/tables/OneToAll?format=csv&f.t=20&sort=name")
+    assert web.status_code == 200 and web.mimetype == "text/csv"
+    columns = web.get_data(as_text=True).splitlines()[0]
+    assert "file_statuses" in columns.split(",")
+    printed = cli("find", "OneToAll", "t=20", "--order-by", "name", "--columns", columns, "--format", "csv").output
+    assert printed == web.get_data(as_text=True)

@@ -19,13 +19,13 @@ def read(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 @pytest.fixture
-def campaign(store):
+def tier_s(store):
     synth.write(store, "S", 0)
     return store
 
 
-def test_files_hold_every_node_and_relationship_of_the_graph(campaign, tmp_path) -> None:
-    result = export.neo4j_import(campaign, tmp_path / "out")
+def test_files_hold_every_node_and_relationship_of_the_graph(tier_s, tmp_path) -> None:
+    result = export.neo4j_import(tier_s, tmp_path / "out")
     expected = synth.counts("S")
     assert (result.nodes, result.relationships) == (expected["nodes"], expected["edges"])
     ids: set[str] = set()
@@ -38,7 +38,7 @@ def test_files_hold_every_node_and_relationship_of_the_graph(campaign, tmp_path)
         for r in rows:
             per_label.update(r[-1].split(";"))
     assert len(ids) == expected["nodes"]
-    graph_labels = {r["label"]: r["n"] for r in campaign.run_text(
+    graph_labels = {r["label"]: r["n"] for r in tier_s.run_text(
         "MATCH (n) WHERE NOT n:Lock AND NOT n:Tally UNWIND labels(n) AS label RETURN label, count(*) AS n")}
     assert dict(per_label) == graph_labels
     types = Counter()
@@ -47,17 +47,17 @@ def test_files_hold_every_node_and_relationship_of_the_graph(campaign, tmp_path)
         assert header == [":START_ID", ":END_ID", ":TYPE", "role:string"]
         assert all(r[0] in ids and r[1] in ids for r in rows)
         types.update(r[2] for r in rows)
-    graph_types = {r["t"]: r["n"] for r in campaign.run_text("MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS n")}
+    graph_types = {r["t"]: r["n"] for r in tier_s.run_text("MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS n")}
     assert dict(types) == graph_types
 
 
-def test_headers_carry_the_model_types_and_values_read_back(campaign, tmp_path) -> None:
-    export.neo4j_import(campaign, tmp_path)
+def test_headers_carry_the_model_types_and_values_read_back(tier_s, tmp_path) -> None:
+    export.neo4j_import(tier_s, tmp_path)
     header, rows = read(tmp_path / "nodes-OneToAll.csv")
     for cell in ("config:long", "flow_time:double", "valid:boolean", "created_at:datetime", "name:string"):
         assert cell in header
     row = dict(zip(header, rows[0]))
-    node = campaign.run_text("MATCH (n:Entity {uid: $uid}) RETURN n.config AS config, n.L5 AS L5, n.valid AS valid",
+    node = tier_s.run_text("MATCH (n:Entity {uid: $uid}) RETURN n.config AS config, n.L5 AS L5, n.valid AS valid",
                              uid=row["uid:ID"])[0]
     assert (int(row["config:long"]), int(row["L5:long"]), row["valid:boolean"]) == (node["config"], node["L5"], "true")
     assert "file_statuses:string[]" in header and row["file_statuses:string[]"] in ("on_disk", "on_tape", "missing")
@@ -65,8 +65,8 @@ def test_headers_carry_the_model_types_and_values_read_back(campaign, tmp_path) 
     assert {r[3] for r in derived} >= {"gauge", "action", "source", "seqprop", "seqsource", "propagator", "light"}
 
 
-def test_import_args_name_every_file(campaign, tmp_path) -> None:
-    result = export.neo4j_import(campaign, tmp_path)
+def test_import_args_name_every_file(tier_s, tmp_path) -> None:
+    result = export.neo4j_import(tier_s, tmp_path)
     args = [shlex.split(line)[0] for line in (tmp_path / "import.args").read_text().splitlines()]
     assert "--id-type=string" in args
     named = {Path(a.split("=", 1)[1]).name for a in args if a.startswith(("--nodes=", "--relationships="))}
@@ -75,13 +75,13 @@ def test_import_args_name_every_file(campaign, tmp_path) -> None:
     assert not args[-1].startswith(("--nodes=", "--relationships="))
 
 
-def test_a_non_empty_directory_is_refused(campaign, tmp_path) -> None:
+def test_a_non_empty_directory_is_refused(tier_s, tmp_path) -> None:
     (tmp_path / "something").write_text("x")
     with pytest.raises(InputError, match="not an empty directory"):
-        export.neo4j_import(campaign, tmp_path)
+        export.neo4j_import(tier_s, tmp_path)
 
 
-def test_cli_exports(cli, campaign, tmp_path) -> None:
+def test_cli_exports(cli, tier_s, tmp_path) -> None:
     result = cli("export", "--format", "neo4j-import", tmp_path / "dump")
     assert result.exit_code == 0, result.output
     assert f"{synth.counts('S')['nodes']} nodes" in result.output
@@ -90,10 +90,10 @@ def test_cli_exports(cli, campaign, tmp_path) -> None:
     assert again.exit_code == 1 and "not an empty directory" in again.output
 
 
-def test_empty_text_is_quoted_and_a_missing_value_is_an_empty_cell(campaign, tmp_path) -> None:
+def test_empty_text_is_quoted_and_a_missing_value_is_an_empty_cell(tier_s, tmp_path) -> None:
     """neo4j-admin reads "" as an empty text and an empty cell as no property: a data file's
     empty dataset must stay an empty text, a run without an end time must have none."""
-    export.neo4j_import(campaign, tmp_path)
+    export.neo4j_import(tier_s, tmp_path)
     lines = (tmp_path / "nodes-DataFile.csv").read_text().splitlines()
     header = lines[0].split(",")
     dataset = header.index("dataset:string")

@@ -8,17 +8,9 @@ import json
 
 import pytest
 
-import campaign_data
 from latteprov import find, graph
 from latteprov.errors import InputError
 from latteprov.find import Filter, parse_filter, parse_filters
-
-
-@pytest.fixture
-def campaign(store) -> campaign_data.Campaign:
-    batch, uids = campaign_data.build()
-    graph.write(store, batch)
-    return uids
 
 
 @pytest.mark.parametrize("text, expected", [

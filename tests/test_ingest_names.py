@@ -351,7 +351,15 @@ def test_templates_of_two_kinds_matching_one_name_are_reported(preset, tmp_path:
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[nodes.x]\ntemplate = "a_{b}"\n', "nodes.x: needs a kind"),
+    ('[nodes.x]\ntemplate = "a_{b}"\n', "nodes.x: 'kind' is a required property"),
+    ('[nodes.x]\nkind = "Source"\ncolour = "red"\n', r"nodes.x: Additional properties are not allowed \('colour' was unexpected\)"),
+    ('[nodes.x]\nkind = "Source"\ninputs = [{node = "y"}]\n', r"nodes.x.inputs\[0\]: 'role' is a required property"),
+    ('[nodes.x]\nkind = "Source"\nidentity = "name"\n', "nodes.x.identity: 'name' is not one of"),
+    ('[nodes.x]\nkind = 3\n', "nodes.x.kind: 3 is not of type 'string'"),
+    ('[layouts.x]\npath = "a/{b}"\n', "layouts.x: .* is not valid under any of the given schemas"),
+    ('[layouts.x]\npath = "a/{b}"\nnode = "prop"\nstep = "tslice"\n', "layouts.x: 'derived' is a dependency of 'step'"),
+    ('colour = "red"\n', r"Additional properties are not allowed \('colour' was unexpected\)"),
+    ('nodes = 3\n', "nodes: 3 is not of type 'object'"),
     ('[nodes.x]\nkind = "Nope"\n', "unknown kind 'Nope'"),
     ('[nodes.x]\nkind = "Source"\ninputs = [{node = "missing", role = "r"}]\n', "input 'missing' is not a node"),
     ('[nodes.x]\nkind = "Source"\nset = {colour = 1}\n', "Source has no property 'colour'"),

@@ -6,19 +6,11 @@ import json
 
 import pytest
 
-import campaign_data
 from latteprov import graph, invalidate, lineage, status
 from latteprov.errors import InputError
 
 ACTION = "MDWF a09m310"
 CFG = "a09m310e.300"
-
-
-@pytest.fixture
-def campaign(store) -> campaign_data.Campaign:
-    batch, uids = campaign_data.build()
-    graph.write(store, batch)
-    return uids
 
 
 def invalid_names(store) -> set[str]:

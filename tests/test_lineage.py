@@ -9,7 +9,6 @@ import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import campaign_data
 from latteprov import graph, lineage
 from latteprov.errors import InputError, NotFound
 from latteprov.graph import CycleError, GraphBatch
@@ -17,13 +16,6 @@ from latteprov.graph import CycleError, GraphBatch
 FF = "formfac_a09m310_e_300_dt8_x3y3z19t62_A3"
 CFG = "a09m310e.300"
 SOURCES = ("x3y3z19t62", "x10y0z1t14")
-
-
-@pytest.fixture
-def campaign(store) -> campaign_data.Campaign:
-    batch, uids = campaign_data.build()
-    graph.write(store, batch)
-    return uids
 
 
 def names(answer: dict) -> set[str]:

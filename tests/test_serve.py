@@ -160,23 +160,19 @@ def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
 # -- the limits every app has, whatever server runs it ---------------------------------------
 
 
-def test_a_slow_question_is_ended_by_the_database_and_answers_503(store, settings) -> None:
+def test_a_slow_question_is_ended_by_the_database_and_answers_503(store, settings, make_app) -> None:
     with Store(settings, tx_timeout=0.5) as bounded, pytest.raises(StoreTimeout):
         bounded.run_text("UNWIND range(1, 2000000000) AS x WITH x WHERE x % 7 = 8 RETURN count(x)")
-    app = create_app({"TESTING": True, "SETTINGS": settings, "SECRET_KEY": "t", "ANONYMOUS_READ": True,
-                      "DB_TIMEOUT": 0.5})
+    app = make_app(DB_TIMEOUT=0.5)
 
     @app.get("/api/slow")
     def slow():
         rows = get_store().run_text("UNWIND range(1, 2000000000) AS x WITH x WHERE x % 7 = 8 RETURN count(x) AS n")
         return jsonify(rows)
 
-    try:
-        answer = app.test_client().get("/api/slow")
-        assert answer.status_code == 503
-        assert "did not answer within" in answer.json["error"]
-    finally:
-        db.close(app)
+    answer = app.test_client().get("/api/slow")
+    assert answer.status_code == 503
+    assert "did not answer within" in answer.json["error"]
 
 
 def _login(client, username: str) -> None:

@@ -4,20 +4,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from rich.console import Console
 
-import campaign_data
-from latteprov import graph, status
+from latteprov import graph, model, status, tally
+from latteprov.cli.output import status_table
 from latteprov.errors import NotFound
 from latteprov.graph import GraphBatch
 from latteprov.ingest import datafiles
 from latteprov.ingest.scan import scan
-
-
-@pytest.fixture
-def campaign(store) -> campaign_data.Campaign:
-    batch, uids = campaign_data.build()
-    graph.write(store, batch)
-    return uids
 
 
 def test_rows_have_exactly_the_documented_keys(store, campaign) -> None:
@@ -87,3 +81,33 @@ def test_status_command_table_and_json(cli, store, campaign) -> None:
 def test_status_command_unknown_ensemble(cli, campaign) -> None:
     result = cli("status", "--ensemble", "nope")
     assert result.exit_code == 1 and result.output == "Error: no entities of ensemble 'nope'\n"
+
+
+def test_every_view_of_completion_speaks_the_models_vocabulary(client, store) -> None:
+    """The tallies, the scan, the CLI table and the dashboard take their states and file
+    statuses from the model: one of each in a tiny graph shows in every one of them."""
+    b = GraphBatch()
+    for i, state in enumerate(model.STATES):
+        uid = b.add("Source", name=f"v{i}", state=state, ensemble="e3", stream="a", config=1, x=i, y=0, z=0, t=0)
+        b.add_file(uid, f"/data/v{i}", host="h", status=model.FILE_STATUSES[i % len(model.FILE_STATUSES)])
+    graph.write(store, b)
+    (row,) = status.status(store, "e3")
+    assert row == status.scan(store, "e3")[0]
+    assert all(row[s] == 1 for s in model.STATES)
+    (tally_node,) = store.run_text("MATCH (t:Tally {ensemble: 'e3'}) RETURN properties(t) AS p")
+    assert set(tally_node["p"]) == {"ensemble", "kind", *tally.COUNTS}
+    console = Console(width=300, record=True)
+    console.print(status_table([row]))
+    header = next(line for line in console.export_text().splitlines() if "┃ ensemble" in line)
+    for word in (*model.STATES, *(f.replace("_", " ") for f in model.FILE_STATUSES)):
+        assert word in header
+    page = client.get("/dashboard?ensemble=e3").get_data(as_text=True)
+    for word in (*model.STATES, *(f.replace("_", " ") for f in model.FILE_STATUSES)):
+        assert word in page
+
+
+def test_a_tally_written_before_a_state_existed_counts_it_zero(store, campaign) -> None:
+    """Tally nodes lack the columns of states added later (queued): the report reads 0."""
+    store.run_text("MATCH (t:Tally) REMOVE t.queued", write=True)
+    assert all(r["queued"] == 0 for r in status.status(store))
+    assert status.status(store) == status.scan(store)

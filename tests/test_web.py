@@ -85,12 +85,6 @@ def text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-def make_app(settings, **config):
-    app = create_app({"TESTING": True, "SETTINGS": settings, "SECRET_KEY": "test", "ANONYMOUS_READ": True,
-                      "WTF_CSRF_ENABLED": False, **config})
-    return app
-
-
 # -- pages ---------------------------------------------------------------------------------------
 def test_index_redirects_to_dashboard(client, chain) -> None:
     response = client.get("/")
@@ -237,12 +231,11 @@ def test_neighbourhood_opens_a_group_and_expands_a_node(client, chain) -> None:
     assert len(two["nodes"]) > len(base["nodes"])
 
 
-def test_neighbourhood_stops_at_the_element_limit(settings, chain) -> None:
-    small = make_app(settings, MAX_ELEMENTS=6, FANOUT=100)
+def test_neighbourhood_stops_at_the_element_limit(make_app, chain) -> None:
+    small = make_app(MAX_ELEMENTS=6, FANOUT=100)
     data = small.test_client().get(f"/api/neighbourhood/{chain['prop']}?hops=3").json
     assert data["truncated"] is True
     assert len(data["nodes"]) + len(data["edges"]) + len(data["summaries"]) <= 6 + 1
-    db.close(small)
 
 
 def test_neighbourhood_bad_input(client, chain) -> None:
@@ -343,14 +336,12 @@ def test_api_is_read_only_without_allow_writes(client, chain) -> None:
 
 # -- writes (behind --allow-writes and the writer role) --------------------------------------------
 @pytest.fixture
-def writer_client(settings, store):
+def writer_client(make_app, store):
     from latteprov import users
 
     users.add(store, "wendy", "correct horse battery", "writer")
     users.add(store, "rita", "correct horse battery", "reader")
-    app = make_app(settings, ALLOW_WRITES=True)
-    yield app.test_client
-    db.close(app)
+    return make_app(ALLOW_WRITES=True).test_client
 
 
 def _login(client, name: str) -> None:
@@ -465,13 +456,13 @@ def test_the_table_url_keeps_only_the_filters_in_use(client, chain) -> None:
     assert response.location.endswith("/tables/OneToAll?f.config=300&sort=name")
 
 
-def test_a_database_gone_after_start_answers_503_at_once(settings) -> None:
+def test_a_database_gone_after_start_answers_503_at_once(settings, make_app) -> None:
     import time
 
     from latteprov.server.manager import free_port
     from latteprov.web.db import get_store
 
-    app = make_app(settings.with_(uri=f"bolt://127.0.0.1:{free_port()}"))
+    app = make_app(SETTINGS=settings.with_(uri=f"bolt://127.0.0.1:{free_port()}"))
     with app.app_context():
         get_store()._checked = True  # as if it had answered when the app started: the retry path
     client = app.test_client()

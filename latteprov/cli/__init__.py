@@ -24,7 +24,7 @@ COMMAND_MODULES = {
     "invalidate": "core", "revalidate": "core", "schema": "core", "queries": "core",
     "record": "record", "sync": "sync",
     "ingest": "ingest", "scan": "ingest", "derive": "ingest",
-    "serve": "web", "users": "users", "synth": "export", "export": "export", "import": "export", "demo": "demo",
+    "serve": "web", "users": "users", "synth": "synth", "export": "export", "import": "export", "demo": "demo",
     "plan": "plan", "ready": "plan", "tasks": "plan",
 }
 AREAS = tuple(dict.fromkeys(COMMAND_MODULES.values()))

@@ -5,7 +5,6 @@ Human output (rich tables) on a terminal, JSON or CSV when asked; commands produ
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +15,8 @@ from rich.console import Console, Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+
+from latteprov.tabular import cell, write_csv
 
 if TYPE_CHECKING:  # imported where used: rich.tree is only needed for lineage trees
     from rich.tree import Tree
@@ -67,10 +68,7 @@ def emit(rows: Iterable[dict], fmt: str, columns: Sequence[str] | None = None, t
         return
     cols = list(columns or (rows[0].keys() if rows else []))
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in cols})
+        write_csv(sys.stdout, rows, cols)
         return
     table = Table(title=title, show_lines=False)
     for col in cols:
@@ -84,15 +82,7 @@ def _human_cell(value: Any) -> str:
     """A table cell: a list of plain values as 'a, b' (CSV keeps JSON, which programs read back)."""
     if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         return ", ".join(str(v) for v in value)
-    return _cell(value)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, default=str)
-    return str(value)
+    return cell(value)
 
 
 def lineage_tree(graph: dict, downward: bool = False) -> "Tree":
@@ -267,18 +257,20 @@ def emit_graph(graph: dict, fmt: str, downward: bool = False) -> None:
 
 
 def status_table(rows: list[dict]) -> RenderableType:
-    """Status rows as a table with a bar of done/total per row."""
+    """Status rows as a table with a bar of done/total per row, then every other state, invalid
+    and the file statuses (the model's vocabulary, in its order)."""
+    from latteprov import model  # here: the other renderers do not need neomodel loaded
+
+    states = [s for s in model.STATES if s != "done"]
     table = Table(title="completion by ensemble and kind")
-    for col in ("ensemble", "kind", "done / total", "", "planned", "queued", "running", "failed", "invalid",
-                "on disk", "on tape", "missing", "wrong size", "unknown"):
+    for col in ("ensemble", "kind", "done / total", "", *states, "invalid", *(f.replace("_", " ") for f in model.FILE_STATUSES)):
         table.add_column(col, justify="left" if col in ("ensemble", "kind", "") else "right")
     for r in rows:
         bar = ProgressBar(total=max(r["total"], 1), completed=r["done"], width=20,
                           complete_style="green" if r["done"] == r["total"] else "yellow")
         invalid = Text(str(r["invalid"]), style="red" if r["invalid"] else "")
         table.add_row(r["ensemble"] or "(shared)", r["kind"], f"{r['done']} / {r['total']}", bar,
-                      str(r["planned"]), str(r["queued"]), str(r["running"]), str(r["failed"]), invalid,
-                      *(str(r[k]) for k in ("on_disk", "on_tape", "missing", "wrong_size", "unknown")))
+                      *(str(r[s]) for s in states), invalid, *(str(r[f]) for f in model.FILE_STATUSES))
     return table
 
 
@@ -287,7 +279,7 @@ def _rows_table(title: str, rows: list[dict], columns: Sequence[str]) -> Table:
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(cell(row.get(c)) for c in columns))
     return table
 
 

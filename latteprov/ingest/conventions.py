@@ -5,11 +5,13 @@ A convention file (TOML, or YAML with the same structure) declares named pattern
 file-name ``template`` in the ``parse`` library's format syntax, ``name`` formats for implied
 nodes, fixed values ``set``, renamed ``fields``, ``inputs``) and HDF5 ``[layouts.X]``. The
 built-in CalLat preset is ``callat.toml`` next to this module; ``docs/ingest.md`` documents
-the format. Facts that need arithmetic rather than a pattern (the MILC long tag's L, T, beta
+the format; ``conventions.schema.json`` (JSON Schema) is the shape every document is checked
+against before its meaning (kinds, properties, references) is. Facts that need arithmetic rather than a pattern (the MILC long tag's L, T, beta
 and sea masses; b5 and c5 from alpha5) are derived here, in :func:`Conventions.enrich`.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +24,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+import jsonschema
 import parse
 import yaml
 
@@ -29,6 +32,7 @@ from latteprov import model, rows
 from latteprov.errors import InputError
 
 PRESET = "callat.toml"
+SCHEMA = "conventions.schema.json"
 # Entity properties every kind has; a node's own properties come from its fields.
 BASE_PROPS = {"uid", "name", "kind", "state", "valid", "created_at", "ensemble", "campaign_step"}
 _SPEC = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -299,12 +303,20 @@ def _read(path: Path | str, text: str | None = None) -> dict:
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise ConventionError(f"{name}: not valid {'YAML' if name.endswith(('.yaml', '.yml')) else 'TOML'}: "
                               + str(exc).splitlines()[0]) from None
-    if not isinstance(data, dict):
-        raise ConventionError(f"{name}: expected a table of [types], [ensembles], [nodes.*], [layouts.*]")
-    unknown = set(data) - {"types", "ensembles", "nodes", "layouts"}
-    if unknown:
-        raise ConventionError(f"{name}: unknown section(s) {', '.join(sorted(unknown))}")
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        message = " ".join(error.message.split())
+        message = message if len(message) <= 200 else message[:197] + "..."
+        raise ConventionError(f"{name}: {where + ': ' if where else ''}{message}")
     return data
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    """The validator of ``conventions.schema.json``, the shape every convention document has."""
+    schema = json.loads(resources.files("latteprov.ingest").joinpath(SCHEMA).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
 
 
 def read_ensemble_map(path: Path) -> dict[str, str]:
@@ -358,8 +370,6 @@ def load(paths: list[Path] | tuple[Path, ...] = (), ensemble_map: Path | None = 
             for key, body in (doc.get(section) or {}).items():
                 if key in target:
                     raise ConventionError(f"duplicate {section[:-1]} name {key!r}: in {target[key][0]} and in {origin}")
-                if not isinstance(body, dict):
-                    raise ConventionError(f"{origin}: {section}.{key} must be a table")
                 target[key] = (origin, body)
     nodes = {key: _node_spec(key, body, origin, types) for key, (origin, body) in raw_nodes.items()}
     layouts = {key: _layout_spec(key, body, origin, types) for key, (origin, body) in raw_layouts.items()}
@@ -394,12 +404,7 @@ def _compile(template: str, types: dict, where: str) -> parse.Parser:
 
 
 def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
-    where = f"{origin}: nodes.{key}"
-    allowed = {"kind", "template", "name", "fields", "set", "inputs", "step", "identity"}
-    if set(body) - allowed:
-        raise ConventionError(f"{where}: unknown key(s) {', '.join(sorted(set(body) - allowed))}")
-    if "kind" not in body:
-        raise ConventionError(f"{where}: needs a kind")
+    where = f"{origin}: nodes.{key}"  # its shape is the schema's (checked by _read)
     try:
         cls = model.kind_class(str(body["kind"]))
     except InputError as exc:
@@ -417,15 +422,8 @@ def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
         names.insert(0, stem)
     if cls is model.DerivedDataset and not body.get("step"):
         raise ConventionError(f"{where}: a DerivedDataset needs a step")
-    if body.get("identity", "fields") not in ("fields", "inputs"):
-        raise ConventionError(f"{where}: identity must be 'fields' or 'inputs'")
     inputs = []
     for item in body.get("inputs", []):
-        if not isinstance(item, dict) or "node" not in item or "role" not in item:
-            raise ConventionError(f"{where}: each input needs node and role")
-        extra = set(item) - {"node", "role", "group", "imply", "requires"}
-        if extra:
-            raise ConventionError(f"{where}: input {item['node']}: unknown key(s) {', '.join(sorted(extra))}")
         inputs.append(InputSpec(str(item["node"]), str(item["role"]), tuple(item.get("group", ())),
                                 bool(item.get("imply", not item.get("group"))), tuple(item.get("requires", ()))))
     fields = {str(k): str(v) for k, v in (body.get("fields") or {}).items()}
@@ -446,14 +444,7 @@ def _node_spec(key: str, body: dict, origin: str, types: dict) -> NodeSpec:
 
 
 def _layout_spec(key: str, body: dict, origin: str, types: dict) -> LayoutSpec:
-    where = f"{origin}: layouts.{key}"
-    allowed = {"path", "node", "derived", "meta_input", "rows", "index", "set", "concatenate", "step", "meta_step"}
-    if set(body) - allowed:
-        raise ConventionError(f"{where}: unknown key(s) {', '.join(sorted(set(body) - allowed))}")
-    if "path" not in body or not (body.get("node") or body.get("derived") or body.get("index")):
-        raise ConventionError(f"{where}: needs a path and a node or derived node (or index = true)")
-    if body.get("step") and not body.get("derived"):
-        raise ConventionError(f"{where}: a step needs the derived node its products are")
+    where = f"{origin}: layouts.{key}"  # its shape is the schema's (checked by _read)
     return LayoutSpec(key, str(body["path"]), _compile(str(body["path"]).strip("/"), types, where),
                       body.get("node"), body.get("derived"), body.get("meta_input"), body.get("rows"),
                       bool(body.get("index")), dict(body.get("set") or {}), origin,

@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from latteprov import __version__, find, invalidate, schema_doc, status
-from latteprov.web.graph import DIRECTIONS, MAX_HOPS, neighbourhood as view_around, search as search_entities, view_args
+from latteprov.neighbourhood import DIRECTIONS, MAX_HOPS, neighbourhood as view_around, search as search_entities
+from latteprov.web.graph import view_args
 from latteprov.web.nodes import downstream_page, lineage_page, page as node_page
 from latteprov.web.pages import int_arg
 from latteprov.web.db import get_store

@@ -19,8 +19,9 @@ from latteprov.web.tables import table_url
 
 bp = Blueprint("dashboard", __name__)
 
-STATES = ("done", "running", "queued", "planned", "failed")
-FILES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")
+# The bar's order: done first, then the states nearest to it, failed last.
+STATES = tuple(sorted(model.STATES, key=lambda s: (s == "failed", -model.STATE_RANK[s])))
+FILES = model.FILE_STATUSES
 # Kinds in the order the model declares them: ensemble, configurations, actions, sources,
 # propagators, correlators, derived data (the order of the chain).
 KIND_ORDER = {cls.__name__: i for i, cls in enumerate(model.entity_classes())}

@@ -6,9 +6,7 @@ the dashboard links straight to filtered tables.
 """
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
 from urllib.parse import urlencode
 from typing import Any
@@ -17,6 +15,7 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from latteprov import find
 from latteprov.errors import InputError
+from latteprov.tabular import write_csv
 from latteprov.web.pages import int_arg, respond
 from latteprov.web.db import get_store
 
@@ -88,10 +87,7 @@ def _csv(kind: str) -> Response:
     cls, cols, _, parsed, sort, desc = _selection(kind)
     rows = find.find(get_store(), cls.__name__, parsed, order_by=sort, descending=desc, limit=CSV_LIMIT)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in flat(row).items()})
+    write_csv(out, (flat(row) for row in rows), cols)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={cls.__name__}.csv"})
 
