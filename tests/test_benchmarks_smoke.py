@@ -90,4 +90,4 @@ def test_web_load_benchmark_runs_at_a_tiny_size(store) -> None:
     (figures,) = web_load.bench(store, args, None)
     assert figures["requests"] > 0 and figures["errors"] == 0, figures
     assert figures["runs_failed"] == 0, figures
-    assert store.run_text("MATCH (r:Run {kind: 'loadtest'}) RETURN count(r) AS n")[0]["n"] >= 1
+    assert store.run_text("MATCH (r:Run {command: 'web_load writer'}) RETURN count(r) AS n")[0]["n"] >= 1
