@@ -68,8 +68,9 @@ def sample(store: Store, count: int = 200) -> dict[str, list[str]]:
             "ensembles": sorted({r["name"].split("_")[0] for r in find.find(store, "Ensemble", [])})}
 
 
-def reader_paths(s: dict[str, list[str]], rng: random.Random) -> str:
-    """One request a reader makes (weights: pages people open most are drawn most)."""
+def reader_paths(s: dict[str, list[str]], rng: random.Random, skip: frozenset[str] = frozenset()) -> str:
+    """One request a reader makes (weights: pages people open most are drawn most), leaving
+    out the routes of ``skip`` (see :func:`route`)."""
     q = urllib.parse.quote
     corr, cfg = rng.choice(s["correlators"]), rng.choice(s["configs"])
     choices = [
@@ -81,6 +82,7 @@ def reader_paths(s: dict[str, list[str]], rng: random.Random) -> str:
         (2, f"/api/find/Baryon2pt?where={q('ensemble=' + rng.choice(s['ensembles']))}&limit=50"),
         (2, f"/api/search?q={q(rng.choice(s['names'])[:12])}"),
     ]
+    choices = [(w, p) for w, p in choices if route(p) not in skip]
     total = sum(w for w, _ in choices)
     at = rng.uniform(0, total)
     for weight, path in choices:
@@ -97,7 +99,7 @@ def route(path: str) -> str:
 
 
 def _reader_process(base: str, readers: int, samples: dict, think: float, start_at: float, stop_at: float,
-                    warm_until: float, max_requests: int, timeout: float, seed: int, out) -> None:
+                    warm_until: float, max_requests: int, timeout: float, seed: int, skip: frozenset, out) -> None:
     latencies: list[float] = []
     by_route: dict[str, list[float]] = {}
     errors: Counter = Counter()
@@ -109,7 +111,7 @@ def _reader_process(base: str, readers: int, samples: dict, think: float, start_
         session = requests.Session()
         time.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, think))
         while time.time() < stop_at:
-            path = reader_paths(samples, rng)
+            path = reader_paths(samples, rng, skip)
             began = time.perf_counter()
             try:
                 answer = session.get(base + path, timeout=timeout)
@@ -197,7 +199,8 @@ def level(base: str, settings, samples: dict, readers: int, writers: int, args, 
     per = [readers // procs + (1 if i < readers % procs else 0) for i in range(procs)]
     workers = [multiprocessing.Process(target=_reader_process,
                                        args=(base, n, samples, args.think, start_at, stop_at, warm_until,
-                                             args.max_requests // procs, args.request_timeout, i, queue))
+                                             args.max_requests // procs, args.request_timeout, i,
+                                             frozenset(args.skip_routes), queue))
                for i, n in enumerate(per) if n]
     for w in workers:
         w.start()
@@ -281,7 +284,8 @@ def bench(store: Store, args, neo4j_pid: int | None) -> list[dict]:
         wait_until_serving(server, base + "/healthz")
         for readers in args.readers:
             figures = level(base, store.settings, samples, readers, args.writers, args, [server.pid], neo4j_pid)
-            figures.update(tier=args.tier, workers=args.workers, threads=args.threads, think_s=args.think)
+            figures.update(tier=args.tier, workers=args.workers, threads=args.threads, think_s=args.think,
+                           skipped=args.skip_routes)
             print(json.dumps(figures), flush=True)
             results.append(figures)
     finally:
@@ -305,12 +309,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--client-procs", type=int, default=2, help="processes the readers' threads run in")
+    parser.add_argument("--skip-routes", default="",
+                        help="comma-separated routes the readers leave out (e.g. /tables,/api/find)")
+    parser.add_argument("--neo4j-pid", type=int, default=None,
+                        help="with NEO4J_URI: the server's process, to report its CPU seconds")
     parser.add_argument("--no-load", action="store_true",
                         help="use the campaign already in the database of NEO4J_URI (written by an earlier run)")
     parser.add_argument("--page-cache", default="2g")
     parser.add_argument("--heap", default="2g")
     args = parser.parse_args(argv)
     args.readers = [int(n) for n in args.readers.split(",") if n.strip()]
+    args.skip_routes = [r.strip() for r in args.skip_routes.split(",") if r.strip()]
     return args
 
 
@@ -324,7 +333,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 sys.exit(f"{settings.uri} holds data; run the benchmark against an empty server")
             from latteprov import schema
             schema.install(store)
-            return bench(store, args, None)
+            return bench(store, args, args.neo4j_pid)
     import tempfile
 
     home = Path(tempfile.mkdtemp(prefix="latteprov-webload-"))
