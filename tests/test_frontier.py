@@ -129,3 +129,12 @@ def test_the_dashboard_shows_ready_and_queued_work_per_ensemble_and_step(planned
     assert 'data-step="ff/source"' in page.text and '<td class="num" data-key="queued">1</td>' in page.text
     counts = json.loads(json.dumps(data["rows"]))
     assert next(r for r in counts if r["kind"] == "Source")["queued"] == 1
+
+
+def test_the_ready_table_says_what_it_does_not_count_and_how_much_it_lists(cli, planned) -> None:
+    out = " ".join(cli("ready", "--limit", "1").output.split())
+    assert "ready to run: 2 products" in out and "products: 1 of 2 listed (--limit)" in out
+    record_step(planned, "flow", "running", configs=[300])
+    out = " ".join(cli("ready").output.split())
+    assert "ready to run: 1 product " in out and "listed" not in out
+    assert "not counted as ready: 0 queued (a task is written) and 1 running" in out

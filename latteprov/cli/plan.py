@@ -69,7 +69,11 @@ def ready_view(answer: dict) -> RenderableType:
     """The frontier: one table row per step and ensemble, then the products listed."""
     if not answer["groups"]:
         return Text("nothing planned is ready, queued or running")
-    table = Table(title=f"ready to run: {answer['total']} products", title_justify="left")
+    queued = sum(g["queued"] for g in answer["groups"])
+    running = sum(g["running"] for g in answer["groups"])
+    table = Table(title=f"ready to run: {answer['total']} product{'' if answer['total'] == 1 else 's'}", title_justify="left",
+                  caption=f"not counted as ready: {queued} queued (a task is written) and {running} running",
+                  caption_justify="left")
     for col in ("campaign", "step", "kind", "ensemble", "ready", "queued", "running", "resources"):
         table.add_column(col, justify="right" if col in ("ready", "queued", "running") else "left")
     listed = Table(title="products", title_justify="left")
@@ -81,6 +85,8 @@ def ready_view(answer: dict) -> RenderableType:
                       str(g["running"]), resources)
         for p in g["products"]:
             listed.add_row(g["step"], p["why"], p["name"], p["uid"])
+    if listed.row_count < answer["total"]:
+        listed.title = f"products: {listed.row_count} of {answer['total']} listed (--limit)"
     return Group(table, listed) if listed.row_count else table
 
 
