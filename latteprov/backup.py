@@ -196,7 +196,7 @@ def backup_local(home: Path, cache_dir: Path, directory: Path, force: bool = Fal
     refused or the dump fails; the server is started again in every case."""
     home = home.expanduser().resolve()
     if not _database_dirs(home)[0].is_dir():
-        raise BackupError(f"no local database in {home} (start it once with 'latteprov db start')")
+        raise BackupError(f"no local database in {home} (a server of NEO4J_URI elsewhere is backed up with --online)")
     check_target(directory, force)
     how = manager.start_settings(home)
     state = None

@@ -59,46 +59,55 @@ def graph_state(settings) -> tuple[dict, dict]:
         return backup.checksum(store), fingerprint(store)
 
 
-def test_dump_round_trip_survives_a_destroyed_data_directory(local, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def good(local, tmp_path_factory) -> tuple[Path, tuple[dict, dict]]:
+    """One dump of the local server, made through the CLI (the tests share it: a dump stops
+    and starts the server); with the graph state it was made of."""
     env, home, settings = local
     before = graph_state(settings)
-    assert before[0]["counts"]["nodes"] > 1000
-    made = run(env, "db", "backup", tmp_path / "bk", "--data-dir", home)
+    directory = tmp_path_factory.mktemp("backups") / "good"
+    made = run(env, "db", "backup", directory, "--data-dir", home)
     assert made.exit_code == 0, made.output
     assert manager.running(home) is not None  # started again after the dump
     assert graph_state(settings) == before
-    manifest = json.loads((tmp_path / "bk" / backup.MANIFEST).read_text())
+    return directory, before
+
+
+def test_dump_round_trip_survives_a_destroyed_data_directory(local, good) -> None:
+    env, home, settings = local
+    directory, before = good
+    assert before[0]["counts"]["nodes"] > 1000
+    manifest = json.loads((directory / backup.MANIFEST).read_text())
     assert manifest["kind"] == "dump" and manifest["neo4j"] == manager.NEO4J_VERSION
     assert manifest["checksum"] == before[0]["checksum"]
 
     how = manager.start_settings(home)
     manager.stop(home)
     shutil.rmtree(home / "db")  # the disk is gone
-    restored = run(env, "db", "restore", tmp_path / "bk", "--data-dir", home)
+    restored = run(env, "db", "restore", directory, "--data-dir", home)
     assert restored.exit_code == 0, restored.output
     manager.start(home, settings.cache_dir, port=how["port"], auth=True, page_cache="64m", heap="512m")
     assert graph_state(settings) == before
 
 
-def test_restore_into_a_running_server_restarts_and_verifies(local, tmp_path: Path) -> None:
+def test_restore_into_a_running_server_restarts_and_verifies(local, good) -> None:
     env, home, settings = local
-    before = graph_state(settings)
-    assert run(env, "db", "backup", tmp_path / "bk", "--data-dir", home).exit_code == 0
+    directory, before = good
+    assert graph_state(settings) == before
     with Store(settings) as store:
         store.run_text("MATCH (c:Baryon3pt) WITH c LIMIT 5 DETACH DELETE c", write=True)
     assert graph_state(settings) != before
-    restored = run(env, "db", "restore", tmp_path / "bk", "--data-dir", home, "--force")
+    restored = run(env, "db", "restore", directory, "--data-dir", home, "--force")
     assert restored.exit_code == 0, restored.output
     assert "checksum of uids and edges matches" in restored.output
     assert manager.running(home) is not None
     assert graph_state(settings) == before
 
 
-def test_refusals_are_one_line_and_change_nothing(local, tmp_path: Path) -> None:
+def test_refusals_are_one_line_and_change_nothing(local, good, tmp_path: Path) -> None:
     env, home, settings = local
+    good, _ = good
     before = graph_state(settings)
-    good = tmp_path / "good"
-    assert run(env, "db", "backup", good, "--data-dir", home).exit_code == 0
     pid = manager.running(home).pid
 
     busy = tmp_path / "busy"
@@ -133,11 +142,10 @@ def test_refusals_are_one_line_and_change_nothing(local, tmp_path: Path) -> None
     assert graph_state(settings) == before
 
 
-def test_a_failed_load_puts_the_database_back(local, tmp_path: Path) -> None:
+def test_a_failed_load_puts_the_database_back(local, good, tmp_path: Path) -> None:
     env, home, settings = local
+    good, _ = good
     before = graph_state(settings)
-    good = tmp_path / "good"
-    assert run(env, "db", "backup", good, "--data-dir", home).exit_code == 0
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / backup.DUMP_FILE).write_bytes(b"not a neo4j dump at all" * 100)
