@@ -204,12 +204,6 @@ class CsvWriter:
             self.result.files[name] += 1
 
 
-def _admin(settings: Settings) -> list[str]:
-    """The neo4j-admin of the fetched jars (what Neo4j's bin/neo4j-admin runs)."""
-    lib = manager.ensure_jars(settings.cache_dir)
-    return ["java", "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool"]
-
-
 class InitialLoad:
     """A sink for batches (what :class:`latteprov.graph.Writer` is to the transactional path):
     entering checks the database is local and empty (BulkLoadError otherwise) and opens the
@@ -263,20 +257,21 @@ class InitialLoad:
                                                            writer.duplicates)
         bulk.seconds["csv"] = round(time.perf_counter() - self._started, 1)
         refuse_unless_empty(self.store)  # nobody wrote meanwhile
-        info = manager.running(home)
-        state = manager.server_state(home)
+        started_with = manager.start_settings(home)
+        if started_with is None:
+            raise BulkLoadError(f"the local server of {home} stopped during the load; nothing was imported")
         self.store.close()  # its connections end with the server; the schema goes through a new one
         self.say("stopping the local server and importing with neo4j-admin")
         t = time.perf_counter()
         manager.stop(home)
         try:
-            loaded = subprocess.run([*_admin(settings), "database", "import", "full", "neo4j",
-                                     f"@{self._work / 'csv' / export.ARGS_FILE}", "--overwrite-destination=true"],
+            loaded = subprocess.run(manager.admin_command(settings.cache_dir, "database", "import", "full", "neo4j",
+                                                          f"@{self._work / 'csv' / export.ARGS_FILE}",
+                                                          "--overwrite-destination=true"),
                                     capture_output=True, text=True, cwd=self._work,
                                     env={**os.environ, "NEO4J_HOME": str(home / "db")})
         finally:
-            manager.start(home, settings.cache_dir, port=info.port, auth=state.get("auth", True),
-                          page_cache=state.get("page_cache", "512m"), heap=state.get("heap", "1g"))
+            manager.start(home, settings.cache_dir, **started_with)
         if loaded.returncode != 0:
             tail = " | ".join(line.strip() for line in (loaded.stdout + loaded.stderr).splitlines()[-5:])
             raise BulkLoadError(f"neo4j-admin database import failed ({loaded.returncode}): {tail}")

@@ -52,6 +52,7 @@ STATES = ("planned", "queued", "running", "done", "failed")
 # succeeds lifts a failed product to done; nothing leaves done). ``queued``: written as a task
 # for a job manager (``latteprov tasks write``), not started yet.
 STATE_RANK = {"planned": 0, "queued": 1, "running": 2, "failed": 3, "done": 4}
+NOT_STARTED = tuple(s for s in STATES if STATE_RANK[s] < STATE_RANK["running"])  # no file is expected yet
 ENDED_STATES = ("failed", "done")  # the states a run with an end time is in
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what Neo4j stores as an integer
 FILE_STATUSES = ("on_disk", "on_tape", "missing", "wrong_size", "unknown")

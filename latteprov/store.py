@@ -34,6 +34,10 @@ class StoreUnavailable(StoreError):
     """Nothing answers at the configured URI."""
 
 
+class StoreTimeout(StoreError):
+    """A transaction ran longer than the store's ``tx_timeout`` and the server ended it."""
+
+
 def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
     """Consecutive lists of at most ``size`` items."""
     it = iter(rows)
@@ -44,12 +48,16 @@ def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
 class Store:
     """A Neo4j database reached through the official driver."""
 
-    def __init__(self, settings: Settings | None = None, patience: float = 30.0) -> None:
+    def __init__(self, settings: Settings | None = None, patience: float = 30.0,
+                 tx_timeout: float | None = None) -> None:
         """``patience`` (seconds) bounds the driver's retries of transient errors and how long it
         waits for a connection: 30 s suits jobs that write (a deadlock or a leader switch is
         retried); a web app answering people uses 0.5 s (one retry), so a database that went away gives a
-        503 at once instead of after half a minute."""
+        503 at once instead of after half a minute. ``tx_timeout`` (seconds, None: the server's
+        own limit) makes the server end any managed transaction of this store that runs longer,
+        raising :class:`StoreTimeout` (the web app sets it, so no request holds a worker for ever)."""
         self.settings = settings or load_settings()
+        self.tx_timeout = tx_timeout
         auth = (self.settings.user, self.settings.password) if self.settings.password else None
         try:
             self.driver = GraphDatabase.driver(self.settings.uri, auth=auth,
@@ -126,12 +134,16 @@ class Store:
     def read_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in a managed read transaction (retried on transient errors)."""
         with self.errors(), self.session(write=False) as session:
-            return session.execute_read(work)
+            return session.execute_read(self._bounded(work))
 
     def write_tx(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in a managed write transaction (retried on transient errors)."""
         with self.errors(), self.session(write=True) as session:
-            return session.execute_write(work)
+            return session.execute_write(self._bounded(work))
+
+    def _bounded(self, work: Callable[[neo4j.ManagedTransaction], T]) -> Callable[[neo4j.ManagedTransaction], T]:
+        """``work`` with the store's transaction timeout, when it has one."""
+        return work if self.tx_timeout is None else neo4j.unit_of_work(timeout=self.tx_timeout)(work)
 
     def write_auto(self, name: str, **params: Any) -> list[dict]:
         """Run the named query in an auto-commit transaction (needed by ``CALL {} IN TRANSACTIONS``)."""
@@ -181,6 +193,9 @@ class _ErrorTranslator:
         if isinstance(exc, AuthError):
             raise StoreError(f"Neo4j at {self.uri} refused the credentials of user {self.user!r} "
                              "(set NEO4J_PASSWORD or the config file)") from exc
+        if isinstance(exc, Neo4jError) and "TransactionTimedOut" in (exc.code or ""):
+            raise StoreTimeout("the database did not answer within the time allowed (a narrower "
+                               "question answers faster)") from exc
         if isinstance(exc, Neo4jError):
             message = (exc.message or str(exc)).strip().splitlines()[0]
             raise StoreError(f"Neo4j error {exc.code}: {message}") from exc

@@ -89,3 +89,17 @@ def test_the_names_script_loads_and_links_the_same_in_sqlite_and_postgres(tmp_pa
         copy = names_sql.postgres_copy_rate(names, long_to_short, conninfo)
     assert lite["rows"] == copy["rows"] == len(names)  # every name of the campaign parsed
     assert lite["links"] == copy["links"] > len(names)
+
+
+def test_web_load_benchmark_runs_at_a_tiny_size(store) -> None:
+    """benchmarks/web_load.py end to end on a sliver of tier S: the production server starts,
+    readers and a writer run, every answer is a 200 (figures are not checked: no timings here)."""
+    from benchmarks import web_load
+
+    args = web_load.parse_args(["--tier", "S/4", "--readers", "3", "--writers", "1", "--duration", "3",
+                                "--warmup", "0.5", "--think", "0.1", "--writer-pause", "0.1",
+                                "--client-procs", "1"])
+    (figures,) = web_load.bench(store, args, None)
+    assert figures["requests"] > 0 and figures["errors"] == 0, figures
+    assert figures["runs_failed"] == 0, figures
+    assert store.run_text("MATCH (r:Run {command: 'web_load writer'}) RETURN count(r) AS n")[0]["n"] >= 1

@@ -69,6 +69,75 @@ def status(app: AppContext) -> None:
                f"{info['nodes']} nodes  {info['relationships']} relationships")
 
 
+def _backup_line(result) -> str:
+    m = result.manifest
+    counts = m.get("counts") or {}
+    what = f"{counts['nodes']} nodes, {counts['relationships']} relationships, " if counts else ""
+    return (f"{what}{m['bytes'] / 1e6:.1f} MB ({m['kind']}, Neo4j {m['neo4j']}) in {result.directory / m['file']}")
+
+
+@db.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@data_dir_option
+@click.option("--online", is_flag=True,
+              help="Export the graph of NEO4J_URI (any server, it keeps serving) as an archive instead "
+                   "of dumping the local server.")
+@click.option("--force", is_flag=True, help="Replace an earlier backup in DIRECTORY.")
+@pass_app
+def backup(app: AppContext, directory: Path, data_dir: Path | None, online: bool, force: bool) -> None:
+    """Back the graph up into DIRECTORY (new or empty).
+
+    The local server (default): stopped, dumped with neo4j-admin (Community's offline
+    dump), started again as it was, so it does not answer for the dump's duration. --online:
+    the whole graph of the configured server as a latteprov archive, read in one transaction
+    while it serves (remote servers; it carries the provenance, not web users or campaigns).
+    """
+    from latteprov import backup as backups
+
+    began = time.monotonic()
+    if online:
+        result = backups.backup_online(app.store, directory, force=force)
+    else:
+        result = backups.backup_local(_home(app, data_dir), app.settings.cache_dir, directory, force=force)
+    click.echo(f"backed up {_backup_line(result)} in {time.monotonic() - began:.1f} s")
+
+
+@db.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@data_dir_option
+@click.option("--online", is_flag=True,
+              help="Merge an --online (archive) backup into the database of NEO4J_URI.")
+@click.option("--force", is_flag=True,
+              help="Replace the local database (or merge into a database that holds provenance).")
+@pass_app
+def restore(app: AppContext, directory: Path, data_dir: Path | None, online: bool, force: bool) -> None:
+    """Restore the backup in DIRECTORY.
+
+    A dump goes into the local server (stopped for the load and started again if it ran); only
+    the Neo4j version that wrote it is accepted, and the database it replaces is kept until the
+    load succeeds. --online merges an archive backup into the configured server.
+    """
+    from latteprov import backup as backups
+
+    began = time.monotonic()
+    if online:
+        result = backups.restore_online(app.store, directory, force=force)
+        done = result.manifest["imported"]
+        click.echo(f"restored {directory / result.manifest['file']} into {app.settings.uri}: "
+                   f"{done['entities_created']} entities created, {done['entities_matched']} already there, "
+                   f"{done['edges_written']} edges, {done['events_created']} invalidation events "
+                   f"({time.monotonic() - began:.1f} s)")
+        return
+    home = _home(app, data_dir)
+    result = backups.restore_local(home, app.settings.cache_dir, directory, force=force)
+    check = {True: "; checksum of uids and edges matches the backup", False: "",
+             None: " (not verified: the server is stopped or the backup was of a stopped server)"}[result.verified]
+    if result.verified is False:
+        raise backups.BackupError(f"restored {directory} into {home}, but its uids and edges differ from the "
+                                  "backup's checksum")
+    click.echo(f"restored {_backup_line(result)} into {home}{check} ({time.monotonic() - began:.1f} s)")
+
+
 @click.command()
 @pass_app
 def init(app: AppContext) -> None:

@@ -11,12 +11,13 @@ written only into an empty demo METAQ directory, so a second run only refreshes 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from latteprov import campaign, data, find, graph, invalidate, metaq, plan, record, synth
 from latteprov.cli.context import AppContext, pass_app
-from latteprov.cli.web import build_app, run
+from latteprov.cli.web import build_app, listen, options_from, run, serve_options
 from latteprov.config import load_settings
 from latteprov.server import manager
 from latteprov.store import Store, StoreUnavailable
@@ -123,13 +124,16 @@ def plan_campaign(store: Store, metaq_root: Path) -> dict:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface the web app listens on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="Port of the web app.")
+@serve_options
 @click.option("--no-serve", is_flag=True, help="Load the demo data and stop (do not serve the web app).")
 @pass_app
-def demo(app: AppContext, host: str, port: int, no_serve: bool) -> None:
+def demo(app: AppContext, no_serve: bool, **kwargs: Any) -> None:
     """Start Neo4j if needed, load a synthetic campaign and a real file, invalidate one
-    configuration, then serve the web app."""
+    configuration, then serve the web app (the production server of 'latteprov serve';
+    --dev for werkzeug's)."""
+    host, port = kwargs["host"], kwargs["port"]
+    options = options_from(kwargs)
+    sock = None if no_serve else listen(options)  # a port in use fails before anything is loaded
     store = ensure_database(app)
     loaded = load_campaign(store)
     click.echo(load_real_file(store), err=True)
@@ -146,9 +150,11 @@ def demo(app: AppContext, host: str, port: int, no_serve: bool) -> None:
     click.echo("  latteprov ready --limit 10")
     click.echo(f"  latteprov tasks scan --metaq {planned['metaq']}")
     click.echo(f"  latteprov invalidate {BAD_CONFIG.replace('.305', '.310')} --reason 'bad plaquette' --dry-run")
-    if no_serve:
+    if sock is None:
         return
-    run(build_app(app, allow_writes=False, anonymous_read=True), host, port)
+    app.close()  # the workers open their own connections
+    app.__dict__.pop("store", None)
+    run(build_app(app, allow_writes=False, anonymous_read=True), options, sock, dev=kwargs["dev"])
 
 
 COMMANDS: list[click.Command] = [demo]

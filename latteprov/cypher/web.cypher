@@ -48,11 +48,16 @@ ORDER BY NOT n.search_name STARTS WITH $words[0], size(n.name), n.name
 LIMIT $limit
 
 // name: web_missing_not_made
-// Of the files counted missing on the dashboard, those of products not made yet (planned or
-// queued: nothing expects their file yet), per (ensemble, kind); the rest are lost. $ensemble
-// for one ensemble, null for all.
+// Of the files counted missing on the dashboard, those of products not made yet (in one of
+// the states $not_started, model.NOT_STARTED: nothing expects their file yet), per (ensemble,
+// kind); the rest are lost. $missing is the file status 'missing'; $ensemble for one
+// ensemble, null for all.
 MATCH (n:Entity)
-WHERE n.state IN ['planned', 'queued'] AND 'missing' IN n.file_statuses
+WHERE n.state IN $not_started AND $missing IN n.file_statuses
   AND ($ensemble IS NULL OR n.ensemble = $ensemble)
 RETURN coalesce(n.ensemble, '') AS ensemble, n.kind AS kind,
-       sum(size([s IN n.file_statuses WHERE s = 'missing'])) AS files
+       sum(size([s IN n.file_statuses WHERE s = $missing])) AS files
+
+// name: web_health
+// The cheapest question: whether the database answers a read (the web app's /healthz).
+RETURN 1 AS ok

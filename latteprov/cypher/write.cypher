@@ -30,7 +30,7 @@ RETURN count(n) AS created
 // Entities of a batch that exist already. $rows: [{uid, props, state}], $rank: the order of
 // states. A matched node gains the properties it lacks and keeps those it has; differing ones
 // come back as conflicts [{key, recorded}] (the name is a label: the first one stays). state only
-// moves forward (planned < running < failed < done: a late 'running' never demotes a finished
+// moves forward in $rank's order (model.STATE_RANK: a late 'running' never demotes a finished
 // product, a re-run that succeeds lifts a failed one). Returns uid, kind, name and conflicts per row.
 UNWIND $rows AS r
 MATCH (n:Entity {uid: r.uid})

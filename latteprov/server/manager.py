@@ -129,15 +129,6 @@ def running(home: Path) -> ServerInfo | None:
     return info if _alive(info.pid) else None
 
 
-def server_state(home: Path) -> dict:
-    """What the server of ``home`` was started with: pid, port, auth, page_cache, heap (the last
-    two absent for servers started before they were recorded); {} when none is recorded."""
-    try:
-        return dict(json.loads(_state_file(home).read_text()))
-    except (OSError, ValueError, TypeError):
-        return {}
-
-
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -202,7 +193,7 @@ def start(home: Path, cache_dir: Path, port: int = 7687, auth: bool = True,
                                 cwd=home, env=env, start_new_session=True)
     info = ServerInfo(pid=proc.pid, port=port, home=home)
     _state_file(home).write_text(json.dumps({"pid": proc.pid, "port": port, "auth": auth,
-                                             "page_cache": page_cache, "heap": heap}))
+                                                 "page_cache": page_cache, "heap": heap}))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -213,6 +204,23 @@ def start(home: Path, cache_dir: Path, port: int = 7687, auth: bool = True,
         time.sleep(0.2)
     stop(home)
     raise ServerError(f"Neo4j did not answer within {timeout:.0f} s: {_log_tail(home)}")
+
+
+def start_settings(home: Path) -> dict | None:
+    """How the running server of ``home`` was started ({port, auth, page_cache, heap}), to
+    start it again the same way after an offline operation; None if none runs."""
+    if running(home.expanduser().resolve()) is None:
+        return None
+    state = json.loads(_state_file(home.expanduser().resolve()).read_text())
+    return {"port": int(state["port"]), "auth": bool(state.get("auth", True)),
+            "page_cache": state.get("page_cache", "512m"), "heap": state.get("heap", "1g")}
+
+
+def admin_command(cache_dir: Path, *args: str) -> list[str]:
+    """The command line of Neo4j's ``neo4j-admin ARGS`` from the fetched jars (the class
+    Neo4j's own bin/neo4j-admin runs); run it with ``NEO4J_HOME`` set to a server's ``db``."""
+    lib = ensure_jars(cache_dir)
+    return [_java(), "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", *args]
 
 
 def stop(home: Path, timeout: float = 60.0) -> bool:

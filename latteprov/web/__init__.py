@@ -3,7 +3,14 @@
 ``create_app`` follows the Flask tutorial's factory: defaults, then the test config, then one
 blueprint per area. Every page builds one context dict and :func:`respond` either renders it
 or returns it as JSON (``?format=json``), datasette style, so the two cannot drift apart.
-Library errors become pages (or JSON) with the right status: unknown node 404, bad input 400.
+Library errors become pages (or JSON) with the right status: unknown node 404, bad input 400,
+database down or too slow 503. Limits (request sizes, database time per request, writers' rates,
+proxy headers) are :mod:`latteprov.web.limits`'s.
+
+``create_app`` is also the WSGI entry point for sites that run their own server
+(``gunicorn 'latteprov.web:create_app()'``): settings come from the environment and the config
+file as for the CLI, and any ``LATTEPROV_WEB_<NAME>`` variable sets ``app.config[NAME]``
+(values parsed as JSON where they parse, e.g. ``LATTEPROV_WEB_ANONYMOUS_READ=true``).
 """
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from latteprov.config import load_settings
 from latteprov.errors import InputError, LatteprovError, NotFound
-from latteprov.store import StoreUnavailable
+from latteprov.store import StoreTimeout, StoreUnavailable
 from latteprov.web.pages import wants_json
 
 
@@ -42,7 +49,7 @@ def _error(status: int, message: str) -> tuple:
 
 # Library errors by the HTTP status they answer with; the most specific class first.
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (NotFound, 404), (InputError, 400), (StoreUnavailable, 503), (LatteprovError, 500))
+    (NotFound, 404), (InputError, 400), (StoreUnavailable, 503), (StoreTimeout, 503), (LatteprovError, 500))
 
 
 def _register_errors(app: Flask) -> None:
@@ -53,11 +60,15 @@ def _register_errors(app: Flask) -> None:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """The web app; ``test_config`` overrides the defaults (``SETTINGS``, ``ALLOW_WRITES`` ...)."""
+    """The web app; ``test_config`` overrides the defaults, then ``LATTEPROV_WEB_*`` variables
+    (``SETTINGS``, ``ALLOW_WRITES``, ``ANONYMOUS_READ``, the limits of :mod:`latteprov.web.limits` ...)."""
+    from latteprov.web import limits
+
     app = Flask(__name__)
     app.json = JSONProvider(app)
     app.config.from_mapping(ALLOW_WRITES=False, FANOUT=12, MAX_ELEMENTS=1000, PAGE_SIZE=50,
-                            JSON_SORT_KEYS=False)
+                            JSON_SORT_KEYS=False, **limits.DEFAULTS)
+    app.config.from_prefixed_env("LATTEPROV_WEB")
     if test_config:
         app.config.update(test_config)
     if app.config.get("SETTINGS") is None:
@@ -73,6 +84,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["ALLOW_WRITES"]:
         app.register_blueprint(nodes.writes)
     _register_errors(app)
+    limits.init_app(app)
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
@@ -81,5 +93,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.route("/")
     def index() -> Response:
         return redirect(url_for("dashboard.index"))
+
+    @app.route("/healthz")
+    def healthz() -> Response:
+        """200 ``{"status": "ok"}`` when the database answers a read, else 503 (open to all:
+        container and proxy health checks carry no login)."""
+        from latteprov.web.db import get_store
+
+        get_store().read("web_health")
+        return jsonify(status="ok")
 
     return app

@@ -38,9 +38,9 @@ from latteprov.web.db import get_store
 F = TypeVar("F", bound=Callable[..., Any])
 RANK = {role: rank for rank, role in enumerate(users.ROLES)}
 WRITE_ROLES = frozenset(role for role in users.ROLES if RANK[role] >= RANK["writer"])
-# Endpoints anyone may reach: logging in needs no login; static files and the API's
-# description carry no data.
-OPEN_ENDPOINTS = frozenset({"auth.login", "auth.logout", "auth.me", "static", "api.openapi"})
+# Endpoints anyone may reach: logging in needs no login; static files, the API's
+# description and the health check carry no data.
+OPEN_ENDPOINTS = frozenset({"auth.login", "auth.logout", "auth.me", "static", "api.openapi", "healthz"})
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 csrf = CSRFProtect()

@@ -36,7 +36,8 @@ def dashboard_context(ensemble: str | None) -> dict:
     rows = status.status(get_store(), ensemble)
     # A missing file of a product not made yet is expected; the others are lost.
     not_made = {(r["ensemble"] or None, r["kind"]): r["files"]
-                for r in get_store().read("web_missing_not_made", ensemble=ensemble)}
+                for r in get_store().read("web_missing_not_made", ensemble=ensemble,
+                                                     not_started=list(model.NOT_STARTED), missing="missing")}
     groups: dict[str, dict] = {}
     for row in rows:
         name = row["ensemble"] or "shared"

@@ -5,7 +5,8 @@ of an app; each query runs in its own READ (or, for the write routes, WRITE) ses
 Store opens and closes. Opening a driver per request would pay a connection and a
 connectivity check every time; so the Store lives as long as the app and :func:`close` ends
 it (``latteprov serve`` on exit, the tests' fixtures). Its patience is ``DB_PATIENCE`` (0.5 s: one retry): a
-database that went away answers 503 within about that, not after the driver's 30 s of retries.
+database that went away answers 503 within about that, not after the driver's 30 s of retries; its transactions last
+``DB_TIMEOUT`` seconds at most (:mod:`latteprov.web.limits`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def get_store() -> Store:
     app = current_app._get_current_object()
     store = app.extensions.get(_KEY)
     if store is None:
-        store = app.extensions[_KEY] = Store(app.config["SETTINGS"], patience=app.config.get("DB_PATIENCE", 0.5))
+        store = app.extensions[_KEY] = Store(app.config["SETTINGS"], patience=app.config.get("DB_PATIENCE", 0.5),
+                                                  tx_timeout=app.config.get("DB_TIMEOUT"))
     return store
 
 
