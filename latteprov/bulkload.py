@@ -118,6 +118,9 @@ class CsvWriter:
         self._edges: set[tuple[str, str, str, str | None]] = set()
         self._known: dict[str, dict] = {}       # projected props of checked entities (check lookups)
         self._ensembles: dict[str, dict] = {}
+        # per ensemble without a known extent: per origin axis, the furthest origin placed on it
+        # and its product (checked when the ensemble's extent arrives, as check_in_tx does)
+        self._placed: dict[str, dict[str, tuple[int, str]]] = {}
         self._columns: dict[str, list[tuple[str, Callable[[Any, str], str]]]] = {}
         self._labels: dict[tuple[str, ...], str] = {}
 
@@ -160,10 +163,35 @@ class CsvWriter:
         return ({t: self._ensembles[t] for t in tags if t in self._ensembles},
                 {u: self._known[u] for u in uids if u in self._known})
 
+    def _placed_before(self, batch: GraphBatch) -> None:
+        """An ensemble whose extent arrives after products placed on it: their origins must lie
+        inside it too (checks._check_placed_products, with the rows written before)."""
+        for row in batch.entities:
+            props = row["props"]
+            if props.get("kind") != "Ensemble" or props.get("tag") not in self._placed:
+                continue
+            for axis, (value, name) in self._placed[props["tag"]].items():
+                size = props.get("nt") if axis == "t" else props.get("nx")
+                if size is not None and value >= size:
+                    raise checks.CheckError(f"Ensemble {props['tag']}: {name}, already recorded, has origin "
+                                            f"{axis}={value} outside the lattice 0 <= {axis} < {size} this "
+                                            "ensemble gives")
+
+    def _place(self, props: dict) -> None:
+        tag = props.get("ensemble")
+        known = self._ensembles.get(tag) if tag else None
+        if not tag or (known and known.get("nx") is not None and known.get("nt") is not None):
+            return
+        for axis in checks.ORIGIN:
+            value = props.get(axis)
+            if value is not None and value > self._placed.get(tag, {}).get(axis, (-1, ""))[0]:
+                self._placed.setdefault(tag, {})[axis] = (value, f"{props['kind']} {props.get('name')}")
+
     def put(self, batch: GraphBatch) -> None:
         """Check ``batch`` (InputError for the first rule it breaks, nothing of it written) and
         append its new rows to the files."""
         checks.check_batch(batch, self._lookup)
+        self._placed_before(batch)
         here = {r["uid"] for r in (*batch.entities, *batch.runs, *batch.files)}
         for e in batch.edges:
             for end in ("from", "to"):
@@ -181,6 +209,7 @@ class CsvWriter:
             self._known[row["uid"]] = {k: v for k, v in props.items() if k in _CHECKED_KEYS}
             if props["kind"] == "Ensemble":
                 self._ensembles[props["tag"]] = dict(props)
+            self._place(props)
         for row in batch.runs:
             if row["uid"] in self._uids:
                 self.duplicates += 1
@@ -233,6 +262,30 @@ class InitialLoad:
         self._writer = CsvWriter(self._work / "csv", datetime.now(timezone.utc)).__enter__()
         self.say("writing CSV files")
         return self
+
+    def _placed_before(self, batch: GraphBatch) -> None:
+        """An ensemble whose extent arrives after products placed on it: their origins must lie
+        inside it too (checks._check_placed_products, with the rows written before)."""
+        for row in batch.entities:
+            props = row["props"]
+            if props.get("kind") != "Ensemble" or props.get("tag") not in self._placed:
+                continue
+            for axis, (value, name) in self._placed[props["tag"]].items():
+                size = props.get("nt") if axis == "t" else props.get("nx")
+                if size is not None and value >= size:
+                    raise checks.CheckError(f"Ensemble {props['tag']}: {name}, already recorded, has origin "
+                                            f"{axis}={value} outside the lattice 0 <= {axis} < {size} this "
+                                            "ensemble gives")
+
+    def _place(self, props: dict) -> None:
+        tag = props.get("ensemble")
+        known = self._ensembles.get(tag) if tag else None
+        if not tag or (known and known.get("nx") is not None and known.get("nt") is not None):
+            return
+        for axis in checks.ORIGIN:
+            value = props.get(axis)
+            if value is not None and value > self._placed.get(tag, {}).get(axis, (-1, ""))[0]:
+                self._placed.setdefault(tag, {})[axis] = (value, f"{props['kind']} {props.get('name')}")
 
     def put(self, batch: GraphBatch) -> None:
         """Check ``batch`` and append it to the files (InputError: refused, nothing imported)."""

@@ -97,3 +97,28 @@ def test_a_batch_the_checks_refuse_leaves_the_database_empty(local, tmp_path: Pa
 def test_initial_and_dry_run_or_write_exclude_each_other(local) -> None:
     assert _run(local, "synth", "--initial", "--write").exit_code == 2
     assert _run(local, "ingest", "names", "--initial", "--dry-run", "x").exit_code == 2
+
+
+def test_an_ensemble_extent_after_products_outside_it_is_refused_as_the_write_path_does(store, tmp_path: Path) -> None:
+    """Order of events: a source placed at t=100 on an ensemble not yet known, then the
+    ensemble with nt=96. The transactional path refuses the second batch; so does the CSV
+    writer of the bulk first load (no database needed: it refuses before any import)."""
+    from datetime import datetime, timezone
+
+    from latteprov import bulkload
+    from latteprov.checks import CheckError
+    from latteprov.graph import GraphBatch
+
+    first = GraphBatch()
+    first.add("Source", name="far", ensemble="zz01m100", stream="a", config=1, x=0, y=0, z=0, t=100)
+    second = GraphBatch()
+    second.add("Ensemble", name="zz01m100", tag="zz01m100", nx=32, nt=96)
+    from latteprov import graph
+
+    graph.write(store, first)
+    with pytest.raises(CheckError, match="already recorded, has origin t=100"):
+        graph.write(store, second)
+    with pytest.raises(CheckError, match="already recorded, has origin t=100"):
+        with bulkload.CsvWriter(tmp_path / "csv", datetime.now(timezone.utc)) as writer:
+            writer.put(first)
+            writer.put(second)
