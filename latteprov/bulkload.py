@@ -263,30 +263,6 @@ class InitialLoad:
         self.say("writing CSV files")
         return self
 
-    def _placed_before(self, batch: GraphBatch) -> None:
-        """An ensemble whose extent arrives after products placed on it: their origins must lie
-        inside it too (checks._check_placed_products, with the rows written before)."""
-        for row in batch.entities:
-            props = row["props"]
-            if props.get("kind") != "Ensemble" or props.get("tag") not in self._placed:
-                continue
-            for axis, (value, name) in self._placed[props["tag"]].items():
-                size = props.get("nt") if axis == "t" else props.get("nx")
-                if size is not None and value >= size:
-                    raise checks.CheckError(f"Ensemble {props['tag']}: {name}, already recorded, has origin "
-                                            f"{axis}={value} outside the lattice 0 <= {axis} < {size} this "
-                                            "ensemble gives")
-
-    def _place(self, props: dict) -> None:
-        tag = props.get("ensemble")
-        known = self._ensembles.get(tag) if tag else None
-        if not tag or (known and known.get("nx") is not None and known.get("nt") is not None):
-            return
-        for axis in checks.ORIGIN:
-            value = props.get(axis)
-            if value is not None and value > self._placed.get(tag, {}).get(axis, (-1, ""))[0]:
-                self._placed.setdefault(tag, {})[axis] = (value, f"{props['kind']} {props.get('name')}")
-
     def put(self, batch: GraphBatch) -> None:
         """Check ``batch`` and append it to the files (InputError: refused, nothing imported)."""
         assert self._writer is not None, "enter the InitialLoad first"
