@@ -239,7 +239,11 @@ class InitialLoad:
     CSV files; :meth:`put` checks and writes a batch; leaving without an error imports the
     files with neo4j-admin and installs the schema and tallies (``latteprov init``), leaving
     with one removes the files and leaves the database as it was. ``result`` counts what was
-    created, as a :class:`latteprov.graph.WriteResult`; ``bulk`` has the timings."""
+    created, as a :class:`latteprov.graph.WriteResult`; ``bulk`` has the timings.
+    ``all_or_nothing``: a source of batches with a bad item refuses them all (the database can
+    be loaded this way only once, so a partial load could not be completed by a second one)."""
+
+    all_or_nothing = True
 
     def __init__(self, store: Store, settings: Settings, say: Callable[[str], None] = lambda _: None) -> None:
         self.store, self.settings, self.say = store, settings, say

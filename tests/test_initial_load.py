@@ -94,6 +94,24 @@ def test_a_batch_the_checks_refuse_leaves_the_database_empty(local, tmp_path: Pa
     assert not list((load_settings(local).server_dir).glob("bulk-*"))
 
 
+def test_a_problem_name_anywhere_in_the_list_loads_nothing(local, tmp_path: Path) -> None:
+    """The transactional ingest takes the good names and reports the problem lines; the bulk
+    first load, which runs once into an empty database, takes every name or none: a problem
+    name first, in the middle or last refuses the whole list, naming its line."""
+    _emptied(local).close()
+    good = list(synth.names("S", 0))[:30]
+    bad = "l9999f211b630m0074m037m440e.300"  # an unknown MILC long tag
+    for names, line in (([bad, *good], 1), ([*good, bad, *good, "", ""], 31), ([*good, "", bad], 32)):
+        listed = tmp_path / "mixed.txt"
+        listed.write_text("\n".join(names) + "\n")
+        refused = _run(local, "ingest", "names", "--initial", "--from-list", listed)
+        assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
+        assert f"line(s) {line};" in refused.output and "nothing loaded" in refused.output
+        with Store(load_settings(local)) as after:
+            assert after.run_text("MATCH (n) WHERE NOT n:Lock AND NOT n:Tally RETURN count(n) AS n")[0]["n"] == 0
+        assert not list((load_settings(local).server_dir).glob("bulk-*"))
+
+
 def test_initial_and_dry_run_or_write_exclude_each_other(local) -> None:
     assert _run(local, "synth", "--initial", "--write").exit_code == 2
     assert _run(local, "ingest", "names", "--initial", "--dry-run", "x").exit_code == 2

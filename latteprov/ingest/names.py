@@ -20,6 +20,7 @@ from latteprov.graph import WriteResult
 from latteprov.ingest import datafiles
 from latteprov.ingest.builder import Builder
 from latteprov.ingest.conventions import Conventions, Match, NameProblem
+from latteprov.errors import InputError
 from latteprov.store import Store
 
 EXAMPLES = 5
@@ -38,6 +39,7 @@ class NamesReport:
     unmatched: int = 0
     unmatched_examples: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    problem_lines: list[int] = field(default_factory=list)  # 1-based line of each problem, in order
     written: WriteResult = field(default_factory=WriteResult)
     would_create: dict[str, int] | None = None  # a dry run's new nodes by kind
     seconds: float = 0.0
@@ -51,7 +53,7 @@ class NamesReport:
 def parse_names(conventions: Conventions, names: Iterable[str], report: NamesReport) -> Iterator[tuple[Match, str]]:
     """Each name that fits a template, enriched, with the path it came from (lazily, so that
     building and writing start with the first names)."""
-    for line in names:
+    for number, line in enumerate(names, 1):
         path = line.strip()
         if not path:
             continue
@@ -67,9 +69,19 @@ def parse_names(conventions: Conventions, names: Iterable[str], report: NamesRep
             found.fields = conventions.enrich(found.fields)
         except NameProblem as exc:
             report.problems.append(str(exc) if str(exc).startswith(base) else f"{base}: {exc}")
+            report.problem_lines.append(number)
             continue
         report.matched += 1
         yield found, path
+
+
+def _refusal(report: NamesReport) -> str:
+    """One line refusing a load that takes all names or none (the bulk first load) because of
+    the problem names of ``report``: how many, their lines, the first problem."""
+    lines = ", ".join(map(str, report.problem_lines[:EXAMPLES])) + (", ..." if len(report.problem_lines) > EXAMPLES
+                                                                   else "")
+    return (f"{len(report.problems)} problem name(s), nothing loaded (--initial takes every name or none): "
+            f"line(s) {lines}; the first: {report.problems[0]}")
 
 
 def _slices(batch: graph.GraphBatch, size: int) -> Iterator[graph.GraphBatch]:
@@ -120,7 +132,9 @@ def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *
     known already, writing nothing. ``sink`` (default: :class:`latteprov.graph.Writer`) takes
     the batches instead: a context manager with ``put(batch)`` and a ``result``
     (:class:`latteprov.graph.WriteResult`), e.g. the bulk first load's
-    :class:`latteprov.bulkload.InitialLoad`."""
+    :class:`latteprov.bulkload.InitialLoad`. A sink whose ``all_or_nothing`` is true gets
+    nothing more once a name was a problem: InputError naming the problem lines, raised inside
+    the sink (which then loads nothing)."""
     started = time.perf_counter()
     report = NamesReport()
     builder = Builder(conventions)
@@ -141,6 +155,8 @@ def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *
                 writer.put(builder.take())
             if advance and report.matched % 1000 == 0:
                 advance(1000)
+        if report.problems and getattr(writer, "all_or_nothing", False):
+            raise InputError(_refusal(report))
         builder.resolve_groups()
         for batch in _slices(builder.take(), batch_size):
             if len(batch):
