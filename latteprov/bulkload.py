@@ -14,14 +14,18 @@ Entities are created as the write path creates them (``valid`` true: nothing is 
 empty database; ``state`` as given, else done; ``created_at`` the load's start); the first row
 of a uid is kept (the builders emit each node once). Refused, with one line and nothing
 written: a database that holds any node but latteprov's locks and tallies, and a database that
-is not the local server ``latteprov db start`` runs from this data directory.
+is not the local server ``latteprov db start`` runs from this data directory. SIGTERM is
+handled as SIGINT (Ctrl-C): the files are removed, neo4j-admin is stopped, the server is
+started again and the database stays empty; once the import has succeeded the load finishes.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -252,6 +256,29 @@ class InitialLoad:
         self._writer: CsvWriter | None = None
         self._work: Path | None = None
         self._started = 0.0
+        self._handlers: dict[int, Any] = {}
+        self._hold = False  # a signal now waits (pending) instead of interrupting
+        self._pending = False
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        """SIGTERM and SIGINT while loading: KeyboardInterrupt (click's 'Aborted!'), so the
+        files are removed, neo4j-admin killed and the server started again as for Ctrl-C; while
+        the server stops or starts, or once the import has succeeded (the schema must follow),
+        the signal waits until that is done."""
+        if self._hold:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    def _catch_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def _release_signals(self) -> None:
+        for signum, previous in self._handlers.items():
+            signal.signal(signum, previous)
+        self._handlers.clear()
 
     def check(self) -> None:
         """BulkLoadError unless the database is the local one and empty (what entering checks;
@@ -262,6 +289,7 @@ class InitialLoad:
     def __enter__(self) -> "InitialLoad":
         self.check()
         self._started = time.perf_counter()
+        self._catch_signals()
         self._work = Path(tempfile.mkdtemp(prefix="bulk-", dir=self.home))
         self._writer = CsvWriter(self._work / "csv", datetime.now(timezone.utc)).__enter__()
         self.say("writing CSV files")
@@ -283,6 +311,7 @@ class InitialLoad:
                 self._load()
         finally:
             shutil.rmtree(self._work, ignore_errors=True)
+            self._release_signals()
 
     def _load(self) -> None:
         writer, home, settings, bulk = self._writer, self.home, self.settings, self.bulk
@@ -296,15 +325,21 @@ class InitialLoad:
         self.store.close()  # its connections end with the server; the schema goes through a new one
         self.say("stopping the local server and importing with neo4j-admin")
         t = time.perf_counter()
-        manager.stop(home)
+        self._hold = True
         try:
+            manager.stop(home)
+            self._hold = False
+            if self._pending:
+                raise KeyboardInterrupt
             loaded = subprocess.run(manager.admin_command(settings.cache_dir, "database", "import", "full", "neo4j",
                                                           f"@{self._work / 'csv' / export.ARGS_FILE}",
                                                           "--overwrite-destination=true"),
                                     capture_output=True, text=True, cwd=self._work,
                                     env={**os.environ, "NEO4J_HOME": str(home / "db")})
         finally:
-            manager.start(home, settings.cache_dir, **started_with)
+            self._hold = True  # from here on (the server starting, then the schema) a signal waits
+            if manager.running(home) is None:
+                manager.start(home, settings.cache_dir, **started_with)
         if loaded.returncode != 0:
             tail = " | ".join(line.strip() for line in (loaded.stdout + loaded.stderr).splitlines()[-5:])
             raise BulkLoadError(f"neo4j-admin database import failed ({loaded.returncode}): {tail}")

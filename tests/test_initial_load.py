@@ -5,6 +5,10 @@ not empty or not the local one."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,6 +114,28 @@ def test_a_problem_name_anywhere_in_the_list_loads_nothing(local, tmp_path: Path
         with Store(load_settings(local)) as after:
             assert after.run_text("MATCH (n) WHERE NOT n:Lock AND NOT n:Tally RETURN count(n) AS n")[0]["n"] == 0
         assert not list((load_settings(local).server_dir).glob("bulk-*"))
+
+
+def test_sigterm_during_the_load_is_ctrl_c(local) -> None:
+    """SIGTERM (a batch system's kill, a closed session) while the files are written ends the
+    load as Ctrl-C does: 'Aborted!', exit 1, the server running, the database empty, no files."""
+    _emptied(local).close()
+    server_dir = load_settings(local).server_dir
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    proc = subprocess.Popen([sys.executable, "-c", "from latteprov.cli import main; main()", "synth", "--tier", "S",
+                             "--initial"], env={**clean, **local}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while not list(server_dir.glob("bulk-*/csv/nodes-*.csv")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, (out, err)
+    assert err.strip().splitlines()[-1:] == ["Aborted!"] and "Traceback" not in err, err
+    assert manager.running(server_dir) is not None
+    with Store(load_settings(local)) as after:
+        assert after.run_text("MATCH (n) WHERE NOT n:Lock AND NOT n:Tally RETURN count(n) AS n")[0]["n"] == 0
+    assert not list(server_dir.glob("bulk-*"))
 
 
 def test_initial_and_dry_run_or_write_exclude_each_other(local) -> None:
