@@ -15,3 +15,13 @@ class InputError(LatteprovError, ValueError):
 
 class NotFound(LatteprovError, LookupError):
     """No node answers to the given uid or name."""
+
+
+ECHO_LIMIT = 200
+"""At most this many characters of a user's value are echoed back in a message."""
+
+
+def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` as echoed in a message: whole when at most ``limit`` characters, else its first
+    ``limit`` and ``…`` (a 2 MB line in a list must not become a 2 MB error)."""
+    return text if len(text) <= limit else text[:limit] + "…"

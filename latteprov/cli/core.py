@@ -15,6 +15,7 @@ from latteprov import schema_doc
 from latteprov import status as status_lib
 from latteprov import tally as tally_lib
 from latteprov.cli.context import AppContext, pass_app
+from latteprov.listfile import split_lines
 from latteprov.cli.output import (DOCUMENT, GRAPH, TABULAR, console, details_view, emit, emit_graph, emit_nodes,
                                   emit_one, format_option, impact_view, outcome_view, status_table, to_json)
 
@@ -27,8 +28,9 @@ reason_option = click.option("--reason", required=True, help="Why (recorded on t
 
 
 from_list_option = click.option(
-    "--from-list", "from_list", type=click.File("r"), metavar="FILE",
-    help="Ask about every ID listed in FILE, one per line ('-' for stdin), in batched queries "
+    "--from-list", "from_list", type=click.File("rb"), metavar="FILE",
+    help="Ask about every ID listed in FILE, one per line ('-' for stdin; UTF-8, lines end at '\\n' only), in "
+         "batched queries "
          "(instead of ID). JSON: one array of answers; other formats: each answer in turn.")
 fields_option = click.option(
     "--fields", default=None, metavar="F,F...",
@@ -42,9 +44,9 @@ def _idents(ident: str | None, from_list) -> list[str]:
         raise click.UsageError("give ID or --from-list FILE (one of them)")
     if from_list is None:
         return [ident]
-    idents = [line.strip() for line in from_list.read().splitlines() if line.strip()]
+    idents = [line.strip() for line in split_lines(from_list.read(), getattr(from_list, "name", "<stdin>")) if line.strip()]
     if not idents:
-        raise click.UsageError(f"--from-list {from_list.name}: no IDs in it")
+        raise click.UsageError(f"--from-list {getattr(from_list, 'name', '<stdin>')}: no IDs in it")
     return idents
 
 

@@ -13,6 +13,7 @@ from latteprov.cli.context import AppContext, pass_app
 from latteprov.cli.export import ingest_qcdml
 from latteprov.cli.output import EXIT_CONFLICTS, report_conflicts
 from latteprov.errors import InputError
+from latteprov.listfile import split_lines
 
 conventions_options = [
     click.option("--conventions", "convention_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -60,7 +61,8 @@ ingest.add_command(ingest_qcdml)
 
 @ingest.command("names")
 @click.argument("paths", nargs=-1)
-@click.option("--from-list", "from_list", type=click.File("r"), help="File with one path or name per line ('-' for stdin).")
+@click.option("--from-list", "from_list", type=click.File("rb"),
+              help="File with one path or name per line ('-' for stdin): UTF-8, lines end at '\\n' only.")
 @click.option("--dry-run", is_flag=True, help="Say what the names would create (by kind) and what is known already; write nothing.")
 @click.option("--initial", is_flag=True,
               help="Bulk first load into the EMPTY LOCAL database: CSV files and neo4j-admin import (the "
@@ -79,11 +81,11 @@ def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, dry_run: bo
     names: list[str] = []
     for path in paths:
         if path == "-":
-            names += sys.stdin.read().splitlines()
+            names += split_lines(sys.stdin.buffer.read(), "<stdin>")
         else:
             names.append(path)
     if from_list is not None:
-        names += from_list.read().splitlines()
+        names += split_lines(from_list.read(), getattr(from_list, "name", "<stdin>"))
     if not names:
         raise InputError("give PATH..., --from-list FILE or '-'")
     if initial and dry_run:

@@ -28,8 +28,8 @@ import jsonschema
 import parse
 import yaml
 
-from latteprov import model, rows
-from latteprov.errors import InputError
+from latteprov import listfile, model, rows
+from latteprov.errors import InputError, shorten
 
 PRESET = "callat.toml"
 SCHEMA = "conventions.schema.json"
@@ -366,6 +366,8 @@ def _read(path: Path | str, text: str | None = None) -> dict:
         text = Path(path).read_text(encoding="utf-8") if text is None else text
     except OSError as exc:
         raise ConventionError(f"{name}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConventionError(f"{name}: not UTF-8 (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text) if name.endswith((".yaml", ".yml")) else tomllib.loads(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
@@ -391,7 +393,7 @@ def read_ensemble_map(path: Path) -> dict[str, str]:
     """Short -> long tags from a file of ``SHORT LONG`` (or ``SHORT = LONG``) lines."""
     out: dict[str, str] = {}
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = listfile.read_lines(path)
     except OSError as exc:
         raise ConventionError(f"{path}: cannot read: {exc.strerror}") from None
     for lineno, line in enumerate(lines, 1):
@@ -400,7 +402,7 @@ def read_ensemble_map(path: Path) -> dict[str, str]:
             continue
         parts = line.split()
         if len(parts) != 2:
-            raise ConventionError(f"{path}:{lineno}: expected 'SHORT_TAG LONG_TAG', got {line!r}")
+            raise ConventionError(f"{path}:{lineno}: expected 'SHORT_TAG LONG_TAG', got {shorten(line)!r}")
         out[parts[0]] = parts[1]
     return out
 

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from latteprov import queries, tally
-from latteprov.errors import InputError
+from latteprov import listfile, queries, tally
+from latteprov.errors import InputError, shorten
 from latteprov.ingest import datafiles
 from latteprov.store import DEFAULT_BATCH, Store, chunks
 
@@ -36,7 +36,7 @@ def read_tape_listing(path: str | Path) -> set[str]:
     """File names (basenames) in an ``hsi ls``/``hsi ls -l`` listing: the last word of each line;
     ``DIR:`` header lines and hsi's own chatter are skipped."""
     names = set()
-    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in listfile.read_lines(path, errors="replace"):
         words = line.split()
         if not words or words[-1].endswith(":") or line.startswith(("Username:", "***")):
             continue
@@ -47,13 +47,13 @@ def read_tape_listing(path: str | Path) -> set[str]:
 def read_expected_sizes(path: str | Path) -> list[tuple[str, int]]:
     """``(pattern, size)`` pairs from lines ``PATTERN SIZE`` (shell patterns on the file name)."""
     rules = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(listfile.read_lines(path), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         parts = line.rsplit(None, 1)
         if len(parts) != 2 or not parts[1].isdigit():
-            raise InputError(f"{path}:{lineno}: expected 'PATTERN SIZE', got {line!r}")
+            raise InputError(f"{path}:{lineno}: expected 'PATTERN SIZE', got {shorten(line)!r}")
         rules.append((parts[0], int(parts[1])))
     return rules
 
