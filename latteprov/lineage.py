@@ -195,7 +195,30 @@ def _lineage_answer(uid: str, row: Any, depth: int | None, kinds: Iterable[str] 
                 nodes.append(runs.pop(run_uid))
             edges.append({"from": node["uid"], "to": run_uid, "type": "GENERATED_BY", "role": None})
     answer = {"root": uid, "nodes": nodes, "edges": edges}
-    return answer if depth is None and not kinds else _trim(answer, adjacency, depth, kinds)
+    return in_order(answer if depth is None and not kinds else _trim(answer, adjacency, depth, kinds))
+
+
+def _edge_key(edge: dict) -> tuple:
+    return edge["from"], edge["type"], edge["role"] or "", edge["to"]
+
+
+def in_order(answer: dict, nodes_too: bool = True) -> dict:
+    """A lineage-shaped answer in its defined order, whatever order the database hands rows
+    in (so a graph loaded by neo4j-admin and one written in transactions answer byte for byte
+    alike): the root first, then the other entities by (DERIVED_FROM hops from the root, kind,
+    uid), then the runs by uid; edges by (from, type, role, to). ``nodes_too`` False keeps the
+    nodes' order (downstream's query orders them: hops, kind, uid)."""
+    edges = sorted(answer["edges"], key=_edge_key)
+    nodes = answer["nodes"]
+    if nodes_too:
+        adjacency: dict[str, list[str]] = {}
+        for e in edges:
+            if e["type"] == "DERIVED_FROM":
+                adjacency.setdefault(e["from"], []).append(e["to"])
+        hops = depths(answer["root"], adjacency)
+        nodes = sorted(nodes, key=lambda n: (n["uid"] != answer["root"], n["kind"] == "Run",
+                                             hops.get(n["uid"], len(hops) + 1), n["kind"] or "", n["uid"] or ""))
+    return {**answer, "nodes": nodes, "edges": edges}
 
 
 def downstream(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None,
@@ -231,8 +254,8 @@ def downstream_many(store: Store, idents: Iterable[str], depth: int | None = Non
         edges = [{"from": n["props"]["uid"], "to": to, "type": "DERIVED_FROM", "role": role}
                  for n in row["nodes"] for to, role in n["inputs"] if to in shown]
         summary = [{"kind": k, "count": c} for k, c in sorted(row["summary"], key=lambda kc: (-kc[1], kc[0]))]
-        answers.append({"root": uid, "nodes": nodes, "edges": edges, "summary": summary,
-                        "truncated": row["truncated"]})
+        answers.append(in_order({"root": uid, "nodes": nodes, "edges": edges, "summary": summary,
+                                 "truncated": row["truncated"]}, nodes_too=False))
     return answers
 
 
@@ -245,7 +268,7 @@ def path(store: Store, a: str, b: str) -> dict:
     nodes = [node_json(row["node"], row["labels"]) for row in rows]
     edges = [{"from": row["node"]["uid"], "to": i["to"], "type": "DERIVED_FROM", "role": i["role"]}
              for row in rows for i in row["inputs"]]
-    return {"root": uid_a, "target": uid_b, "nodes": nodes, "edges": edges}
+    return in_order({"root": uid_a, "target": uid_b, "nodes": nodes, "edges": edges})
 
 
 def details(store: Store, ident: str) -> dict:
@@ -271,18 +294,24 @@ def details_many(store: Store, idents: Iterable[str]) -> list[dict]:
     return answers
 
 
+def _keyed(rows: Iterable[dict], *keys: str) -> list[dict]:
+    """``rows`` (maps from the database) with their keys sorted, sorted by ``keys`` (then uid):
+    the defined order of a ``show`` answer, whatever order the database hands them in."""
+    maps = [{k: plain(r[k]) for k in sorted(r)} for r in rows]
+    return sorted(maps, key=lambda r: tuple(str(r.get(k) or "") for k in (*keys, "uid")))
+
+
 def _details_answer(row: Any) -> dict:
     return {"node": node_json(row["node"], row["labels"]),
-            "inputs": sorted(row["inputs"], key=lambda i: (i["role"] or "", i["name"] or "")),
+            "inputs": _keyed(row["inputs"], "role", "name"),
             "derivatives": row["derivatives"],
-            "files": [{k: plain(v) for k, v in f.items()} for f in row["files"]],
-            "runs": [{k: plain(v) for k, v in r.items()} for r in row["runs"]],
-            "invalidations": sorted(({k: plain(v) for k, v in i.items()} for i in row["invalidations"]),
-                                    key=lambda i: i["at"] or ""),
+            "files": _keyed(row["files"], "path", "dataset"),
+            "runs": _keyed(row["runs"], "relation"),
+            "invalidations": _keyed(row["invalidations"], "at"),
             # a run's inputs and outputs, a file's products: the first LISTED by name, and how many
-            "used": row["used"], "used_count": row["used_count"],
-            "generated": row["generated"], "generated_count": row["generated_count"],
-            "stored": row["stored"], "stored_count": row["stored_count"]}
+            "used": _keyed(row["used"], "name"), "used_count": row["used_count"],
+            "generated": _keyed(row["generated"], "name"), "generated_count": row["generated_count"],
+            "stored": _keyed(row["stored"], "name"), "stored_count": row["stored_count"]}
 
 
 def check_kinds(kinds: Iterable[str] | None) -> None:

@@ -159,13 +159,13 @@ RETURN uid, n AS node, labels(n) AS labels,
                  WITH DISTINCT i
                  RETURN i {.*, active: i.action = 'invalidate' AND NOT EXISTS {
                    MATCH (r:Invalidation {action: 'revalidate', root: i.root}) WHERE r.at > i.at } } } AS invalidations,
-       COLLECT { MATCH (n)-[:USED]->(m:Entity) WITH m ORDER BY m.name LIMIT $listed
+       COLLECT { MATCH (n)-[:USED]->(m:Entity) WITH m ORDER BY m.name, m.uid LIMIT $listed
                  RETURN {uid: m.uid, name: m.name, kind: m.kind, state: m.state, valid: m.valid} } AS used,
        COUNT { (n)-[:USED]->(:Entity) } AS used_count,
-       COLLECT { MATCH (m:Entity)-[:GENERATED_BY]->(n) WITH m ORDER BY m.name LIMIT $listed
+       COLLECT { MATCH (m:Entity)-[:GENERATED_BY]->(n) WITH m ORDER BY m.name, m.uid LIMIT $listed
                  RETURN {uid: m.uid, name: m.name, kind: m.kind, state: m.state, valid: m.valid} } AS generated,
        COUNT { (:Entity)-[:GENERATED_BY]->(n) } AS generated_count,
-       COLLECT { MATCH (m:Entity)-[:STORED_AT]->(n) WITH m ORDER BY m.name LIMIT $listed
+       COLLECT { MATCH (m:Entity)-[:STORED_AT]->(n) WITH m ORDER BY m.name, m.uid LIMIT $listed
                  RETURN {uid: m.uid, name: m.name, kind: m.kind, state: m.state, valid: m.valid} } AS stored,
        COUNT { (:Entity)-[:STORED_AT]->(n) } AS stored_count
 
