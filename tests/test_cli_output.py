@@ -119,6 +119,30 @@ def test_mermaid_above_its_edge_limit_is_cut_to_the_nearest_nodes_with_a_note() 
     assert '"Baryon2pt<br/>x"' in big  # the root stays
 
 
+@pytest.mark.parametrize("command", ["lineage", "downstream"])
+def test_fields_show_in_every_format_that_has_a_place_for_them_and_are_refused_elsewhere(cli, props, command) -> None:
+    from latteprov.cli.output import FIELDS_FORMATS, GRAPH
+
+    ident = "prop_c300_t10" if command == "lineage" else "cfg300"
+    for fmt in GRAPH:
+        plain = cli(command, ident, "--format", fmt)
+        lean = cli(command, ident, "--format", fmt, "--fields", "config,t")
+        if fmt not in FIELDS_FORMATS:
+            assert lean.exit_code == 1 and lean.output.count("\n") == 1, lean.output
+            assert "--fields" in lean.output and fmt in lean.output
+            continue
+        assert lean.exit_code == 0 and lean.output != plain.output, fmt
+        if fmt == "json":
+            assert {k for n in json.loads(lean.output)["nodes"] for k in n["props"]} <= {"config", "t"}
+        elif fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(lean.output)))
+            assert list(rows[0]) == ["uid", "kind", "name", "state", "valid", "config", "t", "inputs"]
+            assert {r["t"] for r in rows if r["name"] == "prop_c300_t10"} == {"10"}
+        else:
+            header = next(line for line in lean.output.splitlines() if "uid" in line)
+            assert [c.strip() for c in header.strip("┃ ").split("┃")][-2:] == ["config", "t"]
+
+
 def test_csv_cells_are_written_one_way() -> None:
     """None empty, lists and maps as JSON, date-times in ISO 8601, text as given (quoted when needed)."""
     from datetime import datetime, timezone

@@ -15,9 +15,10 @@ from latteprov import schema_doc
 from latteprov import status as status_lib
 from latteprov import tally as tally_lib
 from latteprov.cli.context import AppContext, pass_app
+from latteprov.cli.output import (DOCUMENT, FIELDS_FORMATS, GRAPH, TABULAR, console, details_view, emit, emit_graph,
+                                  emit_nodes, emit_one, format_option, impact_view, outcome_view, status_table, to_json)
+from latteprov.errors import InputError
 from latteprov.listfile import split_lines
-from latteprov.cli.output import (DOCUMENT, GRAPH, TABULAR, console, details_view, emit, emit_graph, emit_nodes,
-                                  emit_one, format_option, impact_view, outcome_view, status_table, to_json)
 
 depth_option = click.option("--depth", type=click.IntRange(0), default=None,
                             help="Only nodes at most this many DERIVED_FROM hops away.")
@@ -35,7 +36,8 @@ from_list_option = click.option(
 fields_option = click.option(
     "--fields", default=None, metavar="F,F...",
     help="Lean listing: each node's uid, name, kind, state and valid, plus only these properties "
-         "(e.g. uid,name,kind,valid,state or ensemble,config); default: every property.")
+         "(e.g. uid,name,kind,valid,state or ensemble,config), as columns in csv and table, in each node's "
+         "props in json; refused in tree, dot and mermaid. Default: every property (json).")
 
 
 def _idents(ident: str | None, from_list) -> list[str]:
@@ -50,16 +52,23 @@ def _idents(ident: str | None, from_list) -> list[str]:
     return idents
 
 
-def _fields(text: str | None) -> list[str] | None:
-    return None if text is None else [f for f in text.split(",") if f.strip()]
+def _fields(text: str | None, fmt: str) -> list[str] | None:
+    """The --fields asked for (None: not given); InputError when ``fmt`` cannot show them."""
+    if text is None:
+        return None
+    if fmt not in FIELDS_FORMATS:
+        raise InputError(f"--fields shows in {', '.join(FIELDS_FORMATS)}; {fmt} has no place for them")
+    return [f for f in text.split(",") if f.strip()]
 
 
-def _emit_graphs(answers: list[dict], fmt: str, listed: bool, downward: bool = False) -> None:
+def _emit_graphs(answers: list[dict], fmt: str, listed: bool, fields: list[str] | None,
+                 downward: bool = False) -> None:
     if listed and fmt == "json":
         click.echo(to_json(answers))
         return
+    columns = lineage_lib.check_fields(fields) or []
     for answer in answers:
-        emit_graph(answer, fmt, downward=downward)
+        emit_graph(answer, fmt, downward=downward, fields=columns)
 
 
 @click.command()
@@ -74,8 +83,9 @@ def lineage(app: AppContext, ident: str | None, depth: int | None, kinds: tuple[
             from_list, fmt: str) -> None:
     """Everything ID (uid or name) was derived from, with the runs that made it."""
     idents = _idents(ident, from_list)
-    answers = lineage_lib.lineage_many(app.store, idents, depth, kinds, _fields(fields))
-    _emit_graphs(answers, fmt, from_list is not None)
+    wanted = _fields(fields, fmt)
+    answers = lineage_lib.lineage_many(app.store, idents, depth, kinds, wanted)
+    _emit_graphs(answers, fmt, from_list is not None, wanted)
 
 
 @click.command()
@@ -92,8 +102,9 @@ def downstream(app: AppContext, ident: str | None, depth: int | None, kinds: tup
                fields: str | None, from_list, fmt: str) -> None:
     """Everything derived from ID (uid or name), transitively."""
     idents = _idents(ident, from_list)
-    answers = lineage_lib.downstream_many(app.store, idents, depth, kinds, all_nodes, _fields(fields))
-    _emit_graphs(answers, fmt, from_list is not None, downward=True)
+    wanted = _fields(fields, fmt)
+    answers = lineage_lib.downstream_many(app.store, idents, depth, kinds, all_nodes, wanted)
+    _emit_graphs(answers, fmt, from_list is not None, wanted, downward=True)
 
 
 @click.command()

@@ -229,29 +229,35 @@ def _summary_table(graph: dict) -> RenderableType:
     return table
 
 
-def graph_rows(graph: dict) -> list[dict]:
-    """A lineage-shaped answer as rows (CSV, table): each node with its inputs in the answer,
-    ``role=uid`` joined by ';' (so the rows carry the edges too)."""
+def graph_rows(graph: dict, fields: Sequence[str] = ()) -> list[dict]:
+    """A lineage-shaped answer as rows (CSV, table): each node with ``fields`` (props of the
+    lean listing; empty when a node has none) and its inputs in the answer, ``role=uid`` joined
+    by ';' (so the rows carry the edges too)."""
     inputs: dict[str, list[str]] = {}
     for e in graph["edges"]:
         inputs.setdefault(e["from"], []).append(f"{e['role'] or e['type']}={e['to']}")
-    return [{**{c: n[c] for c in NODE_COLUMNS}, "inputs": ";".join(inputs.get(n["uid"], []))} for n in graph["nodes"]]
+    return [{**{c: n[c] for c in NODE_COLUMNS}, **{f: n["props"].get(f) for f in fields},
+             "inputs": ";".join(inputs.get(n["uid"], []))} for n in graph["nodes"]]
 
 
-# How each format of GRAPH prints a lineage-shaped answer (downward: a downstream answer).
-_GRAPH_RENDERERS: dict[str, Callable[[dict, bool], None]] = {
-    "json": lambda graph, downward: click.echo(to_json(graph)),
-    "dot": lambda graph, downward: click.echo(graph_dot(graph)),
-    "mermaid": lambda graph, downward: click.echo(graph_mermaid(graph)),
-    "csv": lambda graph, downward: emit(graph_rows(graph), "csv", [*NODE_COLUMNS, "inputs"]),
-    "table": lambda graph, downward: emit(graph["nodes"], "table", NODE_COLUMNS),
-    "tree": lambda graph, downward: console().print(lineage_tree(graph, downward=downward)),
+# How each format of GRAPH prints a lineage-shaped answer (downward: a downstream answer;
+# fields: the lean listing's properties, shown as columns by the formats of FIELDS_FORMATS).
+_GRAPH_RENDERERS: dict[str, Callable[[dict, bool, Sequence[str]], None]] = {
+    "json": lambda graph, downward, fields: click.echo(to_json(graph)),
+    "dot": lambda graph, downward, fields: click.echo(graph_dot(graph)),
+    "mermaid": lambda graph, downward, fields: click.echo(graph_mermaid(graph)),
+    "csv": lambda graph, downward, fields: emit(graph_rows(graph, fields), "csv", [*NODE_COLUMNS, *fields, "inputs"]),
+    "table": lambda graph, downward, fields: emit(graph_rows(graph, fields), "table", [*NODE_COLUMNS, *fields]),
+    "tree": lambda graph, downward, fields: console().print(lineage_tree(graph, downward=downward)),
 }
+FIELDS_FORMATS = ("json", "csv", "table")
+"""The formats of GRAPH that show --fields (JSON in each node's props, CSV and table as columns)."""
 
 
-def emit_graph(graph: dict, fmt: str, downward: bool = False) -> None:
-    """Print a lineage-shaped answer (lineage, downstream, path) in one of :data:`GRAPH`."""
-    _GRAPH_RENDERERS[fmt](graph, downward)
+def emit_graph(graph: dict, fmt: str, downward: bool = False, fields: Sequence[str] = ()) -> None:
+    """Print a lineage-shaped answer (lineage, downstream, path) in one of :data:`GRAPH`, with
+    ``fields`` as columns in CSV and table."""
+    _GRAPH_RENDERERS[fmt](graph, downward, fields)
     if graph.get("truncated") and fmt in ("tree", "table"):
         console().print(_summary_table(graph))
 
