@@ -13,7 +13,7 @@ from typing import Any
 import neo4j
 
 from latteprov import model
-from latteprov.errors import InputError, NotFound
+from latteprov.errors import InputError, NotFound, shorten
 from latteprov.identity import is_uid
 from latteprov.lookup import resolve, resolve_many
 from latteprov.store import Store
@@ -172,7 +172,7 @@ def lineage_many(store: Store, idents: Iterable[str], depth: int | None = None, 
     answers = []
     for ident, uid, row in found:
         if row is None:
-            raise NotFound(f"{ident!r} is not a data product (no lineage)")
+            raise NotFound(f"{shorten(ident)!r} is not a data product (no lineage)")
         answers.append(_lineage_answer(uid, row, depth, kinds, wanted))
     return answers
 
@@ -248,7 +248,7 @@ def downstream_many(store: Store, idents: Iterable[str], depth: int | None = Non
     answers = []
     for ident, uid, row in found:
         if row is None:
-            raise NotFound(f"{ident!r} is not a data product (nothing derives from it)")
+            raise NotFound(f"{shorten(ident)!r} is not a data product (nothing derives from it)")
         nodes = [_node(n, wanted) for n in row["nodes"]]
         shown = {n["uid"] for n in nodes}
         edges = [{"from": n["props"]["uid"], "to": to, "type": "DERIVED_FROM", "role": role}
@@ -264,7 +264,7 @@ def path(store: Store, a: str, b: str) -> dict:
     uid_a, uid_b = resolve(store, a), resolve(store, b)
     rows = store.read("derivation_path", a=uid_a, b=uid_b)
     if not rows:
-        raise NotFound(f"{b!r} does not feed {a!r}: no DERIVED_FROM path from {uid_a} to {uid_b}")
+        raise NotFound(f"{shorten(b)!r} does not feed {shorten(a)!r}: no DERIVED_FROM path from {uid_a} to {uid_b}")
     nodes = [node_json(row["node"], row["labels"]) for row in rows]
     edges = [{"from": row["node"]["uid"], "to": i["to"], "type": "DERIVED_FROM", "role": i["role"]}
              for row in rows for i in row["inputs"]]
@@ -289,7 +289,7 @@ def details_many(store: Store, idents: Iterable[str]) -> list[dict]:
     answers = []
     for ident, _, row in found:
         if row is None:  # node_details knows every node resolve_id knows: deleted meanwhile
-            raise NotFound(f"no node with uid or name {ident!r}")
+            raise NotFound(f"no node with uid or name {shorten(ident)!r}")
         answers.append(_details_answer(row))
     return answers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from latteprov.errors import InputError, NotFound
+from latteprov.errors import InputError, NotFound, shorten
 from latteprov.store import Store
 
 
@@ -35,10 +35,10 @@ def _pick(store: Store, ident: str, rows: list[dict]) -> str:
     if not rows:
         rows = _resolve_spelling(store, ident)
     if not rows:
-        raise NotFound(f"no node with uid, name or location {ident!r}")
+        raise NotFound(f"no node with uid, name or location {shorten(ident)!r}")
     if len(rows) > 1 and not any(r["uid"] == ident for r in rows):
         names = ", ".join(f"{r['uid']} ({r['kind']})" for r in rows)
-        raise InputError(f"name {ident!r} is ambiguous, use a uid: {names}")
+        raise InputError(f"name {shorten(ident)!r} is ambiguous, use a uid: {names}")
     return next((r["uid"] for r in rows if r["uid"] == ident), rows[0]["uid"])
 
 

@@ -75,3 +75,21 @@ def test_other_line_breaks_stay_inside_a_name_or_id(store, env, tmp_path: Path) 
     for command in ("lineage", "downstream", "show"):
         asked = runner.invoke(main, [command, "--from-list", str(listed)], catch_exceptions=False)
         assert asked.exit_code != 0 and repr(names[0]) in asked.output, asked.output  # the first, whole
+
+
+def test_a_huge_name_or_id_is_echoed_shortened(store, env, tmp_path: Path) -> None:
+    """Whatever echoes a user's value back (a name that fits no template, a problem name, an ID
+    that names nothing, on the command line or in a list) prints its first 200 characters."""
+    huge = "x" * 2_000_000
+    problem = "l9999f211b630m0074m037m440e." + "3" * 2_000_000  # an unknown MILC long tag
+    runner = CliRunner(env=env)
+    for value in (huge, problem):
+        listed = tmp_path / "huge.txt"
+        listed.write_text(value + "\n")
+        for args in (["ingest", "names", "--from-list", str(listed)], ["ingest", "names", "--dry-run", str(listed)],
+                     ["ingest", "names", "--initial", "--from-list", str(listed)],
+                     ["lineage", "--from-list", str(listed)], ["downstream", "--from-list", str(listed)],
+                     ["show", "--from-list", str(listed)], ["lineage", value], ["show", value],
+                     ["path", value, value]):
+            result = runner.invoke(main, args, catch_exceptions=False)
+            assert len(result.output) < 3000, (args[:3], result.output[:300])

@@ -12,7 +12,10 @@ import click
 
 from latteprov import __version__
 from latteprov.cli.context import AppContext
-from latteprov.errors import LatteprovError
+from latteprov.errors import LatteprovError, shorten
+
+MESSAGE_LIMIT = 2000
+"""At most this many characters of an error message are printed."""
 
 # Command name -> the module of latteprov.cli that defines it (in its COMMANDS). A command's
 # module, and what it imports (the driver, neomodel, Flask ...), is loaded only when that
@@ -49,8 +52,8 @@ class LatteprovGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
         try:
             return super().invoke(ctx)
-        except LatteprovError as exc:
-            raise click.ClickException(str(exc)) from None
+        except LatteprovError as exc:  # a message echoing a huge value is cut (the value's own cut is 200)
+            raise click.ClickException(shorten(str(exc), MESSAGE_LIMIT)) from None
 
 
 @click.group(cls=LatteprovGroup, context_settings={"help_option_names": ["-h", "--help"]})

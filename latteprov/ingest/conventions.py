@@ -155,13 +155,16 @@ class _Extractor:
         groups = m.groupdict()
         fields: dict[str, Any] = {}
         raw: dict[str, str] = {}
-        for name, group, convert, with_match in self.fields:
-            value = groups[group]
-            if value is None:  # a field that took no part: the parser's own evaluation decides
-                result = self.parser.evaluate_result(m)
-                return dict(result.named), {k: text[a:b] for k, (a, b) in result.spans.items()}
-            raw[name] = value
-            fields[name] = value if convert is None else convert(value, m) if with_match else convert(value)
+        try:
+            for name, group, convert, with_match in self.fields:
+                value = groups[group]
+                if value is None:  # a field that took no part: the parser's own evaluation decides
+                    result = self.parser.evaluate_result(m)
+                    return dict(result.named), {k: text[a:b] for k, (a, b) in result.spans.items()}
+                raw[name] = value
+                fields[name] = value if convert is None else convert(value, m) if with_match else convert(value)
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise NameProblem(f"{text}: field {name} does not convert: {shorten(str(exc))}") from None
         return fields, raw
 
 

@@ -20,7 +20,7 @@ from latteprov.graph import WriteResult
 from latteprov.ingest import datafiles
 from latteprov.ingest.builder import Builder
 from latteprov.ingest.conventions import Conventions, Match, NameProblem
-from latteprov.errors import InputError
+from latteprov.errors import InputError, shorten
 from latteprov.store import Store
 
 EXAMPLES = 5
@@ -64,11 +64,12 @@ def parse_names(conventions: Conventions, names: Iterable[str], report: NamesRep
             if found is None:
                 report.unmatched += 1
                 if len(report.unmatched_examples) < EXAMPLES:
-                    report.unmatched_examples.append(base)
+                    report.unmatched_examples.append(shorten(base))
                 continue
             found.fields = conventions.enrich(found.fields)
         except NameProblem as exc:
-            report.problems.append(str(exc) if str(exc).startswith(base) else f"{base}: {exc}")
+            cause = str(exc)[len(base) + 2:] if str(exc).startswith(f"{base}: ") else str(exc)
+            report.problems.append(f"{shorten(base)}: {shorten(cause)}")
             report.problem_lines.append(number)
             continue
         report.matched += 1
