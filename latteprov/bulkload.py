@@ -341,8 +341,8 @@ class InitialLoad:
             if manager.running(home) is None:
                 manager.start(home, settings.cache_dir, **started_with)
         if loaded.returncode != 0:
-            tail = " | ".join(line.strip() for line in (loaded.stdout + loaded.stderr).splitlines()[-5:])
-            raise BulkLoadError(f"neo4j-admin database import failed ({loaded.returncode}): {tail}")
+            raise BulkLoadError(f"neo4j-admin database import failed ({loaded.returncode}): "
+                                f"{manager.admin_failure(loaded.stdout + loaded.stderr)}")
         bulk.seconds["import"] = round(time.perf_counter() - t, 1)
         self.say("constraints, indexes, file statuses, search names, status tallies (latteprov init)")
         t = time.perf_counter()

@@ -164,6 +164,39 @@ def test_sigterm_during_the_load_is_ctrl_c(local) -> None:
     assert not list(server_dir.glob("bulk-*"))
 
 
+def test_when_neo4j_admin_fails_its_cause_is_the_one_line(local, tmp_path: Path) -> None:
+    """neo4j-admin refusing its configuration: the error says why (its own words, no Java stack
+    frames), the server runs again, the database is empty, no files are left."""
+    _emptied(local).close()
+    server_dir = load_settings(local).server_dir
+    conf = server_dir / "db" / "conf" / "neo4j.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(list(synth.names("S", 0))[:20]) + "\n")
+    conf.write_text("server.memory.heap.max_size=notasize\n")
+    try:
+        failed = _run(local, "ingest", "names", "--initial", "--from-list", names)
+    finally:
+        conf.unlink()
+    assert failed.exit_code == 1 and failed.output.count("\n") == 1, failed.output
+    assert "neo4j-admin database import failed" in failed.output and "'notasize' is not a valid size" in failed.output
+    assert not re.search(r"(^|\| )(at |\.\.\. \d+ more)", failed.output.partition("): ")[2]), failed.output
+    assert manager.running(server_dir) is not None
+    with Store(load_settings(local)) as after:
+        assert after.run_text("MATCH (n) WHERE NOT n:Lock AND NOT n:Tally RETURN count(n) AS n")[0]["n"] == 0
+    assert not list(server_dir.glob("bulk-*"))
+
+
+def test_neo4j_admin_cause_skips_java_stack_frames() -> None:
+    output = ("Error evaluating value for setting 'x'. 'y' is not a valid size\n"
+              + "\tat org.neo4j.configuration.SettingValueParsers$17.parse(SettingValueParsers.java:1)\n" * 8
+              + "Caused by: java.lang.IllegalArgumentException: bad\n\tat org.neo4j.A.b(A.java:2)\n\t... 18 more\n")
+    cause = manager.admin_failure(output)
+    assert cause == "Error evaluating value for setting 'x'. 'y' is not a valid size | " \
+                    "Caused by: java.lang.IllegalArgumentException: bad"
+    assert manager.admin_failure("") == "no output" and len(manager.admin_failure("z" * 10_000)) <= 1001
+
+
 def test_initial_and_dry_run_or_write_exclude_each_other(local) -> None:
     assert _run(local, "synth", "--initial", "--write").exit_code == 2
     assert _run(local, "ingest", "names", "--initial", "--dry-run", "x").exit_code == 2

@@ -223,6 +223,16 @@ def admin_command(cache_dir: Path, *args: str) -> list[str]:
     return [_java(), "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", *args]
 
 
+def admin_failure(output: str, lines: int = 5, limit: int = 1000) -> str:
+    """The cause of a failed ``neo4j-admin`` run in one line, from its ``output`` (stdout then
+    stderr): its last ``lines`` lines that are not Java stack frames (``at ...``, ``... N more``)
+    or blank, joined by `` | ``, at most ``limit`` characters."""
+    said = [line.strip() for line in output.splitlines()]
+    said = [line for line in said if line and not line.startswith(("at ", "..."))]
+    text = " | ".join(said[-lines:]) or "no output"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def stop(home: Path, timeout: float = 60.0) -> bool:
     """Stop the server started from ``home`` cleanly (SIGTERM); False if none was running."""
     home = home.expanduser().resolve()
