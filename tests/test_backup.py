@@ -312,6 +312,34 @@ def test_a_signal_during_a_dump_or_a_load_puts_everything_back(local, good, tmp_
     assert graph_state(settings) == before
 
 
+def test_neo4j_admin_failures_name_their_cause(settings, tmp_path: Path) -> None:
+    """neo4j-admin's own refusal (here: a target that is no directory) is in the one line, not
+    its "Run with '--verbose'" hint."""
+    (tmp_path / "db").mkdir()
+    with pytest.raises(backup.BackupError) as caught:
+        backup._admin(settings.cache_dir, tmp_path, "database", "dump", "neo4j", "--to-path=no/such/dir")
+    message = str(caught.value)
+    assert "no/such/dir is not an existing directory" in message and "--verbose" not in message, message
+    assert "\n" not in message
+    assert backup.admin_failure("Caused by: java.io.IOException: disk full\nfoo") == "disk full"
+
+
+def test_an_online_backup_under_writes_matches_its_manifest_or_says_why(store, settings, env, tmp_path: Path) -> None:
+    """The manifest of an --online backup taken while a writer writes describes the archive
+    written (restored, the checksum is the manifest's), or the backup stops in one line."""
+    campaign(store)
+    with writing(settings):
+        made = run(env, "db", "backup", tmp_path / "busy", "--online")
+    if made.exit_code != 0:
+        one_line_error(made, "changed while it was read")
+        assert not (tmp_path / "busy").exists()
+        return
+    manifest = json.loads((tmp_path / "busy" / backup.MANIFEST).read_text())
+    store.clear()
+    assert run(env, "db", "restore", tmp_path / "busy", "--online").exit_code == 0
+    assert backup.checksum(store)["checksum"] == manifest["checksum"]
+
+
 def test_online_round_trip_through_an_archive(store, env: dict[str, str], tmp_path: Path) -> None:
     campaign(store)
     before = backup.checksum(store), fingerprint(store, skip_labels=("Lock", "Tally"), skip_props=("created_at",))
