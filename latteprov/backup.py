@@ -417,7 +417,8 @@ def restore_local(home: Path, cache_dir: Path, directory: Path, force: bool = Fa
             reason = str(exc) if isinstance(exc, LatteprovError) else f"{type(exc).__name__}: {exc}"
             raise BackupError(f"{reason}; {put_back}") from None
         else:
-            shutil.rmtree(aside, ignore_errors=True)
+            with _shielded():  # the load succeeded: a signal now must not report a failure half-way
+                shutil.rmtree(aside, ignore_errors=True)
         finally:
             _restart(home, cache_dir, how)
     verified = None

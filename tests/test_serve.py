@@ -311,3 +311,38 @@ def test_a_public_host_without_a_proxy_is_warned_about(host: str, loopback: bool
     if warning:
         assert "\n" not in warning and "--proxy-headers" in warning and "slow clients" in warning
     assert exposure_warning(ServeOptions(host=host, proxy_headers=True)) is None
+
+
+def test_a_database_that_stops_answering_is_503_not_a_hang(env: dict[str, str], tmp_path: Path) -> None:
+    """SIGSTOP a throwaway Neo4j after the app's connections are warm (a hung VM, a dropped
+    route): every request, health check and pages alike, answers 503 instead of waiting for
+    ever on a pooled connection; SIGCONT and it answers again. (Liveness, not speed: each
+    request is given a minute; they take about DB_PATIENCE's acquisition deadline, 2-5 s.)"""
+    from latteprov.config import load_settings
+
+    home = tmp_path / "stopped"
+    settings = load_settings(env)
+    info, _ = manager.start(home, settings.cache_dir, port=manager.free_port(), auth=False, page_cache="32m",
+                            heap="256m")
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "ANONYMOUS_READ": True, "DB_TIMEOUT": 5,
+                      "SETTINGS": load_settings({**env, "NEO4J_URI": info.uri, "NEO4J_PASSWORD": ""})})
+    client = app.test_client()
+    try:
+        assert [client.get("/healthz").status_code for _ in range(4)] == [200] * 4
+        os.kill(info.pid, signal.SIGSTOP)
+        answers: list[int] = []
+        paths = ["/healthz", "/api/status", "/tables/Ensemble?format=json", "/healthz"] * 2
+        threads = [threading.Thread(target=lambda p=p: answers.append(client.get(p).status_code), daemon=True)
+                   for p in paths]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not any(t.is_alive() for t in threads), "a request hung on the stopped database"
+        assert answers == [503] * len(paths)
+        os.kill(info.pid, signal.SIGCONT)
+        assert client.get("/healthz").status_code == 200
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+        db.close(app)
+        manager.stop(home)
