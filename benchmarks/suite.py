@@ -30,7 +30,7 @@ from latteprov.server import manager
 from latteprov.store import Store
 from latteprov import schema
 
-from benchmarks import relational
+from benchmarks import names_sql, relational
 from benchmarks.filenames import FileList
 
 # Questions asked per figure: latency percentiles need many, the regex baseline scans the
@@ -420,9 +420,23 @@ def run(tier: str, seed: int = 0, say: Callable[[str], None] = print, baselines:
                                         for e in synth.ensembles(synth.tier_shape(tier).ensembles)))
         seconds, rss, cpu = _cli("ingest", "names", "--from-list", str(head), "--ensemble-map",
                                  str(ensemble_map), env=env)
-        res.add("ingest names", "latteprov ingest names", taken / seconds, "names/s",
-                note=f"first {taken:,} of {count:,} names in {seconds:.1f} s ({cpu:.0f} s client CPU), "
-                     f"peak RSS {rss / 2**20:.0f} MB")
+        rate = taken / seconds
+        note = (f"first {taken:,} of {count:,} names in {seconds:.1f} s ({cpu:.0f} s client CPU), "
+                f"peak RSS {rss / 2**20:.0f} MB")
+        conninfo = None
+        if baselines:  # the same names through a short regex script into SQLite and PostgreSQL (COPY)
+            head_names = head.read_text().splitlines()
+            long_to_short = {e.long_tag: e.tag for e in synth.ensembles(synth.tier_shape(tier).ensembles)}
+            lite = names_sql.sqlite_rate(head_names, long_to_short, work / "names.sqlite")
+            conninfo = stack.enter_context(relational.postgres_cluster())
+            copy = names_sql.postgres_copy_rate(head_names, long_to_short, conninfo)
+            res.facts["names baselines"] = {"SQLite script": lite, "PostgreSQL COPY": copy}
+            res.add("ingest names", "latteprov ingest names", rate, "names/s", "SQLite script (regex, load, link)",
+                    lite["names_per_s"], note=note)
+            res.add("ingest names vs COPY", "latteprov ingest names", rate, "names/s",
+                    "PostgreSQL COPY (same script)", copy["names_per_s"], note="same names, same run")
+        else:
+            res.add("ingest names", "latteprov ingest names", rate, "names/s", note=note)
         store.clear()
 
         say(f"bulk ingest ({expected['nodes']:,} nodes, {expected['edges']:,} edges)")
@@ -446,7 +460,7 @@ def run(tier: str, seed: int = 0, say: Callable[[str], None] = print, baselines:
         if baselines:
             say("relational baselines: SQLite and PostgreSQL")
             sql.append(stack.enter_context(relational.sqlite(work / "campaign.sqlite")))
-            conninfo = stack.enter_context(relational.postgres_cluster())
+            conninfo = conninfo or stack.enter_context(relational.postgres_cluster())
             sql.append(stack.enter_context(relational.postgres(conninfo)))
             seconds, _ = timed(lambda: relational.load(sql, synth.campaign(tier, seed)))
             res.facts["relational load seconds"] = round(seconds, 1)

@@ -101,7 +101,8 @@ def cell(value: Any, where: str = "") -> str:
     return _quoted(str(value))
 
 
-def _write_line(f: IO[str], cells: Iterable[str]) -> None:
+def write_line(f: IO[str], cells: Iterable[str]) -> None:
+    """One CSV line of already formatted cells (:func:`cell`)."""
     f.write(",".join(cells) + "\n")
 
 
@@ -152,11 +153,11 @@ def neo4j_import(store: Store, directory: Path) -> ExportResult:
         def rows(tx: Any, name: str = name, kind: str = kind, header: list = header) -> int:
             count = 0
             with (directory / f"nodes-{kind}.csv").open("w", encoding="utf-8", newline="") as f:
-                _write_line(f, (h for _, h in header))
+                write_line(f, (h for _, h in header))
                 for r in queries.run(tx, name, kind=kind):
                     props = r["props"]
                     where = f"{kind} {props.get('uid')}"
-                    _write_line(f, (cell(r["labels"], where) if p == ":LABEL" else cell(props.get(p), f"{where}.{p}")
+                    write_line(f, (cell(r["labels"], where) if p == ":LABEL" else cell(props.get(p), f"{where}.{p}")
                                     for p, _ in header))
                     count += 1
             return count
@@ -167,21 +168,26 @@ def neo4j_import(store: Store, directory: Path) -> ExportResult:
         for type_ in RELATIONSHIP_TYPES:
             out[type_] = stack.enter_context(
                 (directory / f"relationships-{type_}.csv").open("w", encoding="utf-8", newline=""))
-            _write_line(out[type_], [":START_ID", ":END_ID", ":TYPE", "role:string"])
+            write_line(out[type_], [":START_ID", ":END_ID", ":TYPE", "role:string"])
 
         def relationships(tx: Any) -> None:
             for r in queries.run(tx, "export_relationships", types=list(RELATIONSHIP_TYPES)):
-                _write_line(out[r["type"]], [cell(r["from"]), cell(r["to"]), r["type"], cell(r["role"])])
+                write_line(out[r["type"]], [cell(r["from"]), cell(r["to"]), r["type"], cell(r["role"])])
                 counts[r["type"]] += 1
 
         store.read_tx(relationships)
     result.files.update({f"relationships-{t}.csv": n for t, n in counts.items()})
-    where = directory.resolve()
-    # The file lists first, single-valued options last: whatever follows this file on the
-    # command line is then never taken for one more file.
+    write_args(result)
+    return result
+
+
+def write_args(result: ExportResult) -> None:
+    """Write ``import.args``: the options naming the result's files for neo4j-admin. The file
+    lists first, single-valued options last: whatever follows this file on the command line is
+    then never taken for one more file."""
+    where = result.directory.resolve()
     args = [_args_line("--nodes", where / f) for f in result.files if f.startswith("nodes-")]
     args += [_args_line("--relationships", where / f) for f in result.files if f.startswith("relationships-")]
     args += ["--id-type=string", "--multiline-fields=true", "--skip-duplicate-nodes=false",
              f"--array-delimiter={ARRAY_DELIMITER}", _args_line("--report-file", where / "import.report")]
-    (directory / ARGS_FILE).write_text("\n".join(args) + "\n", encoding="utf-8")
-    return result
+    (result.directory / ARGS_FILE).write_text("\n".join(args) + "\n", encoding="utf-8")

@@ -15,7 +15,7 @@ import neo4j
 from latteprov import model
 from latteprov.errors import InputError, NotFound
 from latteprov.identity import is_uid
-from latteprov.lookup import resolve
+from latteprov.lookup import resolve, resolve_many
 from latteprov.store import Store
 
 SHAPE_KEYS = ("uid", "name", "kind", "labels", "state", "valid")
@@ -35,13 +35,85 @@ def _traverse(store: Store, query: str, ident: str, **params: Any) -> tuple[str,
     A uid goes straight into the query (one round trip); a name, or a uid the query does not
     know, is resolved first, which also gives the clear errors (unknown, ambiguous)."""
     if is_uid(ident):
-        row = store.read_one(query, uid=ident, **params)
+        row = _rows_of(store, query, [ident], **params).get(ident)
         if row is not None:
             return ident, row
     uid = resolve(store, ident)
     if uid == ident and is_uid(ident):
         return uid, None  # already asked: a run or a file
-    return uid, store.read_one(query, uid=uid, **params)
+    return uid, _rows_of(store, query, [uid], **params).get(uid)
+
+
+# Roots asked per query by the batched questions: large enough that the round trip and the
+# query's planning vanish, small enough that one answer stays a few MB.
+BATCH = 500
+
+
+def _traverse_many(store: Store, query: str, idents: list[str], **params: Any) -> list[tuple[str, str, Any]]:
+    """(ident, uid, row or None) for each of ``idents`` in order, asking ``query`` about
+    :data:`BATCH` roots at a time. Names (and uids the query does not know) are resolved one by
+    in one query first (:func:`resolve_many`, with :func:`resolve`'s errors); duplicates are
+    asked once."""
+    names = [ident for ident in dict.fromkeys(idents) if not is_uid(ident)]
+    uids = {**{ident: ident for ident in idents if is_uid(ident)}, **resolve_many(store, names)}
+    rows: dict[str, Any] = {}
+    wanted = list(dict.fromkeys(uids.values()))
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start:start + BATCH]
+        rows.update(_rows_of(store, query, chunk, **params))
+    out = []
+    for ident in idents:
+        uid = uids[ident]
+        if uid not in rows and uid == ident:  # a uid of nothing the query knows: a name? a run?
+            uid = resolve(store, ident)
+            if uid != ident and uid not in rows:
+                rows.update(_rows_of(store, query, [uid], **params))
+        out.append((ident, uid, rows.get(uid)))
+    return out
+
+
+def _rows_of(store: Store, query: str, uids: list[str], **params: Any) -> dict[str, Any]:
+    """The rows of ``query`` about ``uids`` by root uid (lineage's one row of shared nodes
+    made one per root: :func:`_per_root`)."""
+    found = store.read_records(query, uids=uids, **params)
+    if query == "lineage":
+        return _per_root(found[0] if found else None)
+    return {row["root"] if "root" in row.keys() else row["uid"]: row for row in found}
+
+
+def _per_root(record: Any) -> dict[str, dict]:
+    """The lineage query's answer (every node once, the answers naming them) as one row per
+    root: {"nodes": [the root, its ancestors, then its runs]}."""
+    if record is None:
+        return {}
+    by_uid = {x["props"]["uid"]: x for x in record["nodes"]}
+    return {a["root"]: {"nodes": [by_uid[u] for u in (*a["members"], *a["runs"])]} for a in record["answers"]}
+
+
+def check_fields(fields: Iterable[str] | None) -> list[str] | None:
+    """``fields`` as a list of property names (None: every property); InputError naming a name
+    that no node of the schema has."""
+    if fields is None:
+        return None
+    known = model.property_names()
+    wanted = [f.strip() for f in fields if f.strip()]
+    unknown = [f for f in wanted if f not in known and f != "labels"]
+    if unknown:
+        raise InputError(f"unknown field(s) {', '.join(map(repr, unknown))}: fields are property names "
+                         f"(uid, name, kind, state, valid, ensemble, config ...)")
+    return [f for f in wanted if f not in SHAPE_KEYS]
+
+
+def _node(x: Any, fields: list[str] | None) -> dict:
+    """One node of a lineage or downstream row in the shared shape; with ``fields``, its props
+    are those fields only."""
+    if fields is None:
+        return node_json(x["props"], x["labels"])
+    # the lean map names every shape key: a null is one the node does not have (a run's state)
+    node = node_json({k: v for k, v in x["props"].items() if v is not None}, x["labels"])
+    if fields:
+        node["props"] = {k: plain(v) for k, v in zip(fields, x["extra"]) if v is not None}
+    return node
 
 
 def node_json(node: Any, labels: Iterable[str] | None = None) -> dict:
@@ -76,21 +148,44 @@ def depths(root: str, adjacency: dict[str, list[str]]) -> dict[str, int]:
     return seen
 
 
-def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None) -> dict:
+def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None,
+            fields: Iterable[str] | None = None) -> dict:
     """Everything ``ident`` was derived from, with the runs that made each node; ``depth`` hops
-    at most (None: all); InputError for a negative depth or an unknown kind."""
+    at most (None: all); with ``fields`` (property names) each node's props hold only those (the
+    lean listing). InputError for a negative depth, an unknown kind or field."""
+    return lineage_many(store, [ident], depth, kinds, fields)[0]
+
+
+def lineage_many(store: Store, idents: Iterable[str], depth: int | None = None, kinds: Iterable[str] | None = None,
+                 fields: Iterable[str] | None = None) -> list[dict]:
+    """:func:`lineage` of each of ``idents`` (uids or names), in order, asked :data:`BATCH` at a
+    time: each answer is the one :func:`lineage` gives. NotFound for the first ident that is
+    not a data product, before anything is answered."""
     check_kinds(kinds)
     check_depth(depth)
-    uid, row = _traverse(store, "lineage", ident)
-    if row is None:
-        raise NotFound(f"{ident!r} is not a data product (no lineage)")
+    wanted = check_fields(fields)
+    idents = list(idents)
+    if not idents:
+        return []
+    found = (_traverse_many(store, "lineage", idents, fields=wanted) if len(idents) > 1
+             else [(idents[0], *_traverse(store, "lineage", idents[0], fields=wanted))])
+    answers = []
+    for ident, uid, row in found:
+        if row is None:
+            raise NotFound(f"{ident!r} is not a data product (no lineage)")
+        answers.append(_lineage_answer(uid, row, depth, kinds, wanted))
+    return answers
+
+
+def _lineage_answer(uid: str, row: Any, depth: int | None, kinds: Iterable[str] | None,
+                    fields: list[str] | None) -> dict:
     entities = [x for x in row["nodes"] if "Run" not in x["labels"]]
-    runs = {x["props"]["uid"]: node_json(x["props"], x["labels"]) for x in row["nodes"] if "Run" in x["labels"]}
+    runs = {x["props"]["uid"]: _node(x, fields) for x in row["nodes"] if "Run" in x["labels"]}
     nodes: list[dict] = []
     edges: list[dict] = []
     adjacency: dict[str, list[str]] = {}
     for entity in entities:
-        node = node_json(entity["props"], entity["labels"])
+        node = _node(entity, fields)
         nodes.append(node)
         adjacency[node["uid"]] = [to for to, _ in entity["inputs"]]
         edges += [{"from": node["uid"], "to": to, "type": "DERIVED_FROM", "role": role}
@@ -104,21 +199,41 @@ def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[
 
 
 def downstream(store: Store, ident: str, depth: int | None = None, kinds: Iterable[str] | None = None,
-               all_nodes: bool = False) -> dict:
+               all_nodes: bool = False, fields: Iterable[str] | None = None) -> dict:
     """Everything derived from ``ident``; beyond FANOUT_LIMIT nodes, the nearest ones plus counts by
-    kind; InputError for a negative depth or an unknown kind."""
+    kind; with ``fields`` (property names) each node's props hold only those (the lean listing).
+    InputError for a negative depth, an unknown kind or field."""
+    return downstream_many(store, [ident], depth, kinds, all_nodes, fields)[0]
+
+
+def downstream_many(store: Store, idents: Iterable[str], depth: int | None = None,
+                    kinds: Iterable[str] | None = None, all_nodes: bool = False,
+                    fields: Iterable[str] | None = None) -> list[dict]:
+    """:func:`downstream` of each of ``idents``, in order, asked :data:`BATCH` at a time (each
+    answer the one :func:`downstream` gives); NotFound for the first that is not a data
+    product, before anything is answered."""
     check_kinds(kinds)
     check_depth(depth)
-    uid, row = _traverse(store, "downstream", ident, depth=depth, all=all_nodes, limit=FANOUT_LIMIT,
-                         kinds=[k.lower() for k in kinds] if kinds else None)
-    if row is None:
-        raise NotFound(f"{ident!r} is not a data product (nothing derives from it)")
-    nodes = [node_json(n["props"], n["labels"]) for n in row["nodes"]]
-    shown = {n["uid"] for n in nodes}
-    edges = [{"from": n["props"]["uid"], "to": to, "type": "DERIVED_FROM", "role": role}
-             for n in row["nodes"] for to, role in n["inputs"] if to in shown]
-    summary = [{"kind": k, "count": c} for k, c in sorted(row["summary"], key=lambda kc: (-kc[1], kc[0]))]
-    return {"root": uid, "nodes": nodes, "edges": edges, "summary": summary, "truncated": row["truncated"]}
+    wanted = check_fields(fields)
+    idents = list(idents)
+    if not idents:
+        return []
+    params = {"depth": depth, "all": all_nodes, "limit": FANOUT_LIMIT,
+              "kinds": [k.lower() for k in kinds] if kinds else None, "fields": wanted}
+    found = (_traverse_many(store, "downstream", idents, **params) if len(idents) > 1
+             else [(idents[0], *_traverse(store, "downstream", idents[0], **params))])
+    answers = []
+    for ident, uid, row in found:
+        if row is None:
+            raise NotFound(f"{ident!r} is not a data product (nothing derives from it)")
+        nodes = [_node(n, wanted) for n in row["nodes"]]
+        shown = {n["uid"] for n in nodes}
+        edges = [{"from": n["props"]["uid"], "to": to, "type": "DERIVED_FROM", "role": role}
+                 for n in row["nodes"] for to, role in n["inputs"] if to in shown]
+        summary = [{"kind": k, "count": c} for k, c in sorted(row["summary"], key=lambda kc: (-kc[1], kc[0]))]
+        answers.append({"root": uid, "nodes": nodes, "edges": edges, "summary": summary,
+                        "truncated": row["truncated"]})
+    return answers
 
 
 def path(store: Store, a: str, b: str) -> dict:
@@ -137,9 +252,26 @@ def details(store: Store, ident: str) -> dict:
     """One node with its inputs, number of derivatives, files, runs and invalidation events; for a
     run, what it used and generated; for a data file, its products (the first :data:`LISTED` of
     each by name, with counts). One round trip for a uid; a name is resolved first."""
-    _, row = _traverse(store, "node_details", ident, listed=LISTED)
-    if row is None:  # node_details knows every node resolve_id knows: deleted meanwhile
-        raise NotFound(f"no node with uid or name {ident!r}")
+    return details_many(store, [ident])[0]
+
+
+def details_many(store: Store, idents: Iterable[str]) -> list[dict]:
+    """:func:`details` of each of ``idents``, in order, asked :data:`BATCH` at a time; NotFound
+    for the first that names no node, before anything is answered."""
+    idents = list(idents)
+    if not idents:
+        return []
+    found = (_traverse_many(store, "node_details", idents, listed=LISTED) if len(idents) > 1
+             else [(idents[0], *_traverse(store, "node_details", idents[0], listed=LISTED))])
+    answers = []
+    for ident, _, row in found:
+        if row is None:  # node_details knows every node resolve_id knows: deleted meanwhile
+            raise NotFound(f"no node with uid or name {ident!r}")
+        answers.append(_details_answer(row))
+    return answers
+
+
+def _details_answer(row: Any) -> dict:
     return {"node": node_json(row["node"], row["labels"]),
             "inputs": sorted(row["inputs"], key=lambda i: (i["role"] or "", i["name"] or "")),
             "derivatives": row["derivatives"],

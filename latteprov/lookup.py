@@ -14,7 +14,22 @@ def resolve(store: Store, ident: str) -> str:
     in another spelling of its numbers (``M51.10`` for ``M51.1``) finds the node it means.
 
     Raises NotFound when nothing has that id, InputError when a name is ambiguous."""
-    rows = store.read("resolve_id", id=ident)
+    return _pick(store, ident, store.read("resolve_id", ids=[ident]))
+
+
+def resolve_many(store: Store, idents: list[str]) -> dict[str, str]:
+    """:func:`resolve` of each of ``idents`` (uid -> uid ...), exact uids and names looked up in
+    one query; other spellings and locations, and the errors, as :func:`resolve` gives them."""
+    found: dict[str, list[dict]] = {ident: [] for ident in idents}
+    asked = list(found)
+    for start in range(0, len(asked), 1000):
+        for row in store.read("resolve_id", ids=asked[start:start + 1000]):
+            found[row["id"]].append(row)
+    return {ident: _pick(store, ident, rows) for ident, rows in found.items()}
+
+
+def _pick(store: Store, ident: str, rows: list[dict]) -> str:
+    """The uid ``ident`` names, given the exact matches ``rows`` (others looked for when none)."""
     if not rows and ":" in ident:
         rows = _resolve_location(store, ident)
     if not rows:
@@ -52,7 +67,7 @@ def _resolve_spelling(store: Store, ident: str) -> list[dict]:
             uid = conventions.uid_of(found.spec, conventions.enrich(found.fields))
         except (InputError, ValueError):
             continue
-        rows = store.read("resolve_id", id=uid)
+        rows = store.read("resolve_id", ids=[uid])
         if rows:
             return rows
     return []

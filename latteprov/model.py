@@ -531,14 +531,20 @@ class Lock(StructuredNode):
 
 def natural_key_values(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, Any]:
     """The natural-key values of ``props``, with each absent key taking its declared default."""
-    defined = properties(cls)
     key: dict[str, Any] = {}
-    for name in cls.natural_key:
+    for name, default in key_defaults(cls):
         value = props.get(name)
-        if value is None and defined[name].has_default:
-            value = defined[name].default_value()
+        if value is None and default is not None:
+            value = default.default_value()
         key[name] = value
     return key
+
+
+@lru_cache(maxsize=None)
+def key_defaults(cls: type[StructuredNode]) -> tuple[tuple[str, Any], ...]:
+    """Each natural-key property of ``cls`` with the property object when it declares a default."""
+    defined = properties(cls)
+    return tuple((name, defined[name] if defined[name].has_default else None) for name in cls.natural_key)
 
 
 def entity_classes() -> list[type[Entity]]:
@@ -567,6 +573,12 @@ def properties(cls: type[StructuredNode]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
+def property_names() -> frozenset[str]:
+    """Every property name of any node class of the schema."""
+    return frozenset(name for cls in all_classes() for name in properties(cls))
+
+
+@lru_cache(maxsize=None)
 def _classes_by_name() -> dict[str, type[StructuredNode]]:
     return {cls.__name__.lower(): cls for cls in all_classes()}
 
@@ -580,42 +592,88 @@ def kind_class(kind: str) -> type[StructuredNode]:
 
 
 def labels_of(cls: type[StructuredNode]) -> list[str]:
-    """The labels a node of ``cls`` carries (its class and every concrete ancestor)."""
-    return list(cls.inherited_labels())
+    """The labels a node of ``cls`` carries (its class and every concrete ancestor); a new list
+    each call (callers may keep it in a row)."""
+    return list(_labels(cls))
+
+
+@lru_cache(maxsize=None)
+def _labels(cls: type[StructuredNode]) -> tuple[str, ...]:
+    return tuple(cls.inherited_labels())
 
 
 def coerce_props(cls: type[StructuredNode], props: dict[str, Any]) -> dict[str, Any]:
     """Props converted to the declared types of ``cls`` (so '1.0' and 1 give the same uid).
 
-    Unknown property names raise; None values are dropped.
+    Unknown property names raise; None values are dropped. Each property's conversion is
+    compiled once per class (:func:`converters`).
     """
-    defined = properties(cls)
+    table = converters(cls)
     out: dict[str, Any] = {}
     for key, value in props.items():
         if value is None:
             continue
-        prop = defined.get(key)
-        if prop is None:
+        convert = table.get(key)
+        if convert is None:
             raise InputError(f"{cls.__name__} has no property {key!r}")
-        try:
-            if isinstance(prop, FloatProperty):
-                out[key] = float(value) + 0.0  # -0.0 is stored as 0.0: a sign no comparison should see
-            elif isinstance(prop, IntegerProperty):
+        out[key] = convert(value)
+    return out
+
+
+@lru_cache(maxsize=None)
+def converters(cls: type[StructuredNode]) -> dict[str, Any]:
+    """Property name -> a function that types one (non-None) value as ``cls`` declares it and
+    checks it (finite floats, 64-bit integers, declared choices), raising InputError naming the
+    class and property. Built once per class: the isinstance chain over property types ran per
+    value and dominated name ingest."""
+    return {key: _converter(cls.__name__, key, prop) for key, prop in properties(cls).items()}
+
+
+def _converter(owner: str, key: str, prop: Any) -> Any:
+    where = f"{owner}.{key}"
+    label = type(prop).__name__[:-8].lower()
+    choices = getattr(prop, "choices", None)
+
+    def bad(value: Any) -> InputError:
+        return InputError(f"{where}: {value!r} is not a valid {label}")
+
+    def checked(value: Any, out: Any) -> Any:
+        if isinstance(out, float) and not math.isfinite(out):
+            raise InputError(f"{where}: {value!r} is not a finite number")
+        if isinstance(out, int) and not isinstance(out, bool) and not INT64_MIN <= out <= INT64_MAX:
+            raise InputError(f"{where}: {value!r} is beyond 64-bit integers")
+        if choices and out not in choices:
+            raise InputError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+        return out
+
+    if isinstance(prop, FloatProperty):
+        def convert(value: Any) -> Any:
+            try:
+                out = float(value) + 0.0  # -0.0 is stored as 0.0: a sign no comparison should see
+            except (TypeError, ValueError):
+                raise bad(value) from None
+            if out - out != 0.0:  # inf or nan
+                raise InputError(f"{where}: {value!r} is not a finite number")
+            return checked(value, out) if choices else out
+    elif isinstance(prop, IntegerProperty):
+        def convert(value: Any) -> Any:
+            try:
                 if isinstance(value, float) and not value.is_integer():
                     raise ValueError
-                out[key] = int(value)
-            elif isinstance(prop, BooleanProperty):
-                out[key] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-            elif isinstance(prop, StringProperty):
-                out[key] = str(value)
-            else:
-                out[key] = value
-        except (TypeError, ValueError):
-            raise InputError(f"{cls.__name__}.{key}: {value!r} is not a valid {type(prop).__name__[:-8].lower()}") from None
-        if isinstance(out[key], float) and not math.isfinite(out[key]):
-            raise InputError(f"{cls.__name__}.{key}: {value!r} is not a finite number")
-        if isinstance(out[key], int) and not isinstance(out[key], bool) and not INT64_MIN <= out[key] <= INT64_MAX:
-            raise InputError(f"{cls.__name__}.{key}: {value!r} is beyond 64-bit integers")
-        if getattr(prop, "choices", None) and out[key] not in prop.choices:
-            raise InputError(f"{cls.__name__}.{key}: {value!r} is not one of {', '.join(prop.choices)}")
-    return out
+                out = int(value)
+            except (TypeError, ValueError):
+                raise bad(value) from None
+            if not INT64_MIN <= out <= INT64_MAX:
+                raise InputError(f"{where}: {value!r} is beyond 64-bit integers")
+            return checked(value, out) if choices else out
+    elif isinstance(prop, BooleanProperty):
+        def convert(value: Any) -> Any:
+            return checked(value, value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes"))
+    elif isinstance(prop, StringProperty):
+        def convert(value: Any) -> Any:
+            out = value if type(value) is str else str(value)
+            return checked(value, out) if choices else out
+    else:
+        def convert(value: Any) -> Any:
+            return checked(value, value)
+    return convert

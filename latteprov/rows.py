@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from latteprov import model
@@ -61,20 +62,46 @@ def entity(kind: str, name: str | None = None, state: str | None = None, **props
     """A row for one entity of class ``kind``: uid from its natural key, props typed. InputError
     for an unknown kind or property, a bad value, or a property the write path keeps itself
     (:data:`DERIVED_PROPS`: validity follows invalidations, file statuses the files)."""
-    kept = sorted(DERIVED_PROPS & props.keys())
-    if kept:
+    return entity_row(kind, name, props, state)
+
+
+def entity_row(kind: str, name: str | None, props: dict[str, Any], state: str | None = None) -> dict:
+    """:func:`entity` with the properties as one dict (not copied: the row holds typed copies)."""
+    if not DERIVED_PROPS.isdisjoint(props):
+        kept = sorted(DERIVED_PROPS & props.keys())
         raise InputError(f"{kind}: {', '.join(kept)} {'is' if len(kept) == 1 else 'are'} kept by latteprov, not given "
                          "(validity follows invalidations, file statuses the files, the uid the natural key)")
-    cls = model.kind_class(kind)
-    if not issubclass(cls, model.Entity) or not cls.natural_key:
-        raise InputError(f"{kind} is not a concrete entity kind")
+    cls, class_name, labels, defaults = _entity_kind(kind)
     if state is not None and state not in model.STATES:
         raise InputError(f"state {state!r} is not one of {', '.join(model.STATES)}")
     typed = model.coerce_props(cls, props)
-    typed.update({k: v for k, v in model.natural_key_values(cls, typed).items() if v is not None})
-    uid = cls.uid_for(typed)
-    typed.update(uid=uid, kind=cls.__name__, name=name or typed.get("name") or uid)
-    return {"uid": uid, "labels": model.labels_of(cls), "props": typed, "state": state}
+    key = {}
+    for prop, default in defaults:  # model.natural_key_values, inlined
+        value = typed.get(prop)
+        if value is None and default is not None:
+            value = default.default_value()
+            if value is not None:
+                typed[prop] = value
+        key[prop] = value
+    if all(value is None for value in key.values()):
+        raise InputError(f"{class_name} needs {', '.join(cls.natural_key)} to be identified")
+    uid = make_uid(class_name, key)  # Entity.uid_for, without computing the key twice
+    typed["uid"] = uid
+    typed["kind"] = class_name
+    typed["name"] = name or typed.get("name") or uid
+    return {"uid": uid, "labels": list(labels), "props": typed, "state": state}
+
+
+@lru_cache(maxsize=None)
+def _entity_kind(kind: str) -> tuple[type, str, tuple[str, ...], tuple[tuple[str, Any], ...]]:
+    """The class, its name, its labels and its natural key's defaults (:func:`model.key_defaults`)
+    for a concrete entity kind (InputError otherwise)."""
+    cls = model.kind_class(kind)
+    if not issubclass(cls, model.Entity) or not cls.natural_key:
+        raise InputError(f"{kind} is not a concrete entity kind")
+    if cls.uid_for.__func__ is not model.Entity.uid_for.__func__:  # pragma: no cover - no such kind today
+        raise InputError(f"{kind}: its own uid_for is not supported by rows.entity")
+    return cls, cls.__name__, tuple(model.labels_of(cls)), model.key_defaults(cls)
 
 
 def utc_text(at: datetime | None) -> str | None:

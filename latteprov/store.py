@@ -116,6 +116,13 @@ class Store:
         queries.get(name).check_params(params)
         return self.read_tx(lambda tx: queries.run(tx, name, **params).data())
 
+    def read_records(self, name: str, **params: Any) -> list[neo4j.Record]:
+        """Run the named query in a READ session; its rows as the driver decoded them (not
+        copied into dicts: large nested answers, as :meth:`read_one`)."""
+        self._reading(name)
+        queries.get(name).check_params(params)
+        return self.read_tx(lambda tx: list(queries.run(tx, name, **params)))
+
     def read_one(self, name: str, **params: Any) -> neo4j.Record | None:
         """Run the named one-row query in a READ session; its row as the driver decoded it, or None."""
         self._reading(name)

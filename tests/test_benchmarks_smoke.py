@@ -79,6 +79,18 @@ def test_wait_idle_waits_for_a_busy_process_and_not_for_an_idle_one() -> None:
         idle.kill()
 
 
+def test_the_names_script_loads_and_links_the_same_in_sqlite_and_postgres(tmp_path) -> None:
+    from benchmarks import names_sql
+
+    names = list(synth.names("S", 0))
+    long_to_short = {e.long_tag: e.tag for e in synth.ensembles(synth.TIERS["S"].ensembles)}
+    lite = names_sql.sqlite_rate(names, long_to_short, tmp_path / "names.sqlite")
+    with relational.postgres_cluster() as conninfo:
+        copy = names_sql.postgres_copy_rate(names, long_to_short, conninfo)
+    assert lite["rows"] == copy["rows"] == len(names)  # every name of the campaign parsed
+    assert lite["links"] == copy["links"] > len(names)
+
+
 def test_web_load_benchmark_runs_at_a_tiny_size(store) -> None:
     """benchmarks/web_load.py end to end on a sliver of tier S: the production server starts,
     readers and a writer run, every answer is a 200 (figures are not checked: no timings here)."""

@@ -172,6 +172,94 @@ def test_details_of_runs_and_files(store, campaign) -> None:
     assert lineage.details(store, path)["node"]["kind"] == "DataFile"
 
 
+# -- many questions in one go, lean listings ---------------------------------------------------
+def _everything(store) -> list[str]:
+    """Every entity's uid and name, runs' and files' uids: what a list may hold."""
+    rows = store.run_text("MATCH (n) WHERE n.uid IS NOT NULL RETURN n.uid AS uid, n.name AS name, "
+                          "n:Entity AS entity ORDER BY n.uid")
+    return [r["uid"] for r in rows] + [r["name"] for r in rows if r["entity"]]
+
+
+@pytest.mark.parametrize("batch", [1, 3, 500])
+def test_batched_answers_are_the_one_by_one_answers(store, campaign, monkeypatch, batch) -> None:
+    monkeypatch.setattr(lineage, "BATCH", batch)  # a chunk of 1, a few, all at once
+    idents = [i for i in _everything(store)]
+    entities = [i for i in idents if not i.startswith(("run:", "DataFile:"))]
+    for kwargs in ({}, {"depth": 2}, {"kinds": ["Propagator"]}, {"fields": ["ensemble", "config", "created_at"]}):
+        assert lineage.lineage_many(store, entities, **kwargs) == [lineage.lineage(store, i, **kwargs) for i in entities]
+        assert lineage.downstream_many(store, entities, **kwargs) == [
+            lineage.downstream(store, i, **kwargs) for i in entities]
+    assert lineage.details_many(store, idents) == [lineage.details(store, i) for i in idents]
+    assert lineage.lineage_many(store, [FF, FF, lineage.resolve(store, FF)])[0]["root"] == lineage.resolve(store, FF)
+
+
+def test_an_empty_list_has_no_answers(store, campaign) -> None:
+    assert lineage.lineage_many(store, []) == lineage.downstream_many(store, []) == lineage.details_many(store, []) == []
+
+
+def test_a_list_with_one_unknown_or_non_product_is_refused_whole(store, campaign) -> None:
+    with pytest.raises(NotFound, match="no node with uid, name or location 'nope'"):
+        lineage.lineage_many(store, [FF, CFG, "nope"])
+    file_uid = lineage.resolve(store, "/scratch/a09m310/prop/prop_a09m310_e_300_x3y3z19t62.lime")
+    with pytest.raises(NotFound, match="is not a data product"):
+        lineage.downstream_many(store, [CFG, file_uid])
+    with pytest.raises(NotFound, match="no node with uid, name or location 'GaugeConfig:00000000000000000000'"):
+        lineage.details_many(store, [CFG, "GaugeConfig:00000000000000000000"])
+
+
+def test_lean_fields_keep_the_shape_with_only_those_props(store, campaign) -> None:
+    full = lineage.downstream(store, CFG)
+    lean = lineage.downstream(store, CFG, fields=["uid", "name", "kind", "valid", "state"])
+    assert [n["uid"] for n in lean["nodes"]] == [n["uid"] for n in full["nodes"]]
+    assert lean["edges"] == full["edges"] and lean["summary"] == full["summary"]
+    for a, b in zip(lean["nodes"], full["nodes"]):
+        assert a == {**b, "props": {}}
+    some = lineage.lineage(store, FF, fields=["config", "ensemble"])
+    for a, b in zip(some["nodes"], lineage.lineage(store, FF)["nodes"]):
+        assert a == {**b, "props": {k: v for k, v in b["props"].items() if k in ("config", "ensemble")}}
+
+
+@pytest.mark.parametrize("fields, bad", [(["nope"], "'nope'"), (["config", "MATCH (n) DETACH DELETE n"], "MATCH")])
+def test_unknown_fields_are_refused(store, campaign, fields, bad) -> None:
+    with pytest.raises(InputError, match=f"unknown field.*{bad}"):
+        lineage.downstream(store, CFG, fields=fields)
+
+
+def test_from_list_commands(cli, store, campaign, tmp_path) -> None:
+    listed = tmp_path / "ids.txt"
+    listed.write_text(f"{FF}\n\n{CFG}\n")
+    for command, library in (("lineage", lineage.lineage), ("downstream", lineage.downstream),
+                             ("show", lineage.details)):
+        result = cli(command, "--from-list", str(listed), "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output) == [library(store, FF), library(store, CFG)]
+    lean = json.loads(cli("downstream", "--from-list", str(listed), "--fields", "uid,name,kind,valid,state",
+                          "--format", "json").output)
+    assert lean == [lineage.downstream(store, i, fields=["uid", "name", "kind", "valid", "state"]) for i in (FF, CFG)]
+    assert "seqprop: Sequential" in cli("lineage", "--from-list", str(listed)).output
+
+
+@pytest.mark.parametrize("args, message", [
+    (("lineage",), "give ID or --from-list FILE"),
+    (("lineage", FF, "--from-list", "LIST"), "give ID or --from-list FILE"),
+    (("downstream", "--from-list", "EMPTY"), "no IDs in it"),
+    (("show", "--from-list", "MISSING"), "No such file"),
+])
+def test_from_list_usage_errors_are_one_line(cli, campaign, tmp_path, args, message) -> None:
+    (tmp_path / "LIST").write_text(FF + "\n")
+    (tmp_path / "EMPTY").write_text("\n \n")
+    args = [str(tmp_path / a) if a in ("LIST", "EMPTY", "MISSING") else a for a in args]
+    result = cli(*args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_from_list_with_an_unknown_id_prints_nothing_but_the_error(cli, campaign, tmp_path) -> None:
+    listed = tmp_path / "ids.txt"
+    listed.write_text(f"{FF}\nnope\n")
+    result = cli("lineage", "--from-list", str(listed), "--format", "json")
+    assert result.exit_code == 1 and result.output == "Error: no node with uid, name or location 'nope'\n"
+
+
 # -- the CLI ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt, marker", [("tree", "seqprop: Sequential"), ("table", "Baryon3pt"),
                                          ("dot", "digraph provenance"), ("mermaid", "flowchart BT")])
@@ -241,6 +329,12 @@ def test_random_dags_match_networkx_and_refuse_cycles(store, dag, pick) -> None:
         down = {n_["uid"] for n_ in lineage.downstream(store, uids[i], all_nodes=True)["nodes"]}
         assert up == {uids[j] for j in nx.descendants(g, i) | {i}}
         assert down == {uids[j] for j in nx.ancestors(g, i) | {i}}
+    # batched: every answer the one asked alone gives, in the order asked (duplicates too)
+    asked = uids + uids[:2]
+    assert lineage.lineage_many(store, asked) == [lineage.lineage(store, u) for u in asked]
+    assert lineage.downstream_many(store, asked, all_nodes=True) == [
+        lineage.downstream(store, u, all_nodes=True) for u in asked]
+    assert lineage.details_many(store, asked) == [lineage.details(store, u) for u in asked]
     reachable = [(a, b) for a in range(n) for b in nx.descendants(g, a) | {a}]
     a, b = reachable[pick % len(reachable)]  # a derives from b (or a == b): b -> a closes a cycle
     closing = GraphBatch()

@@ -60,4 +60,4 @@ def test_queries_command_lists_every_named_query(cli) -> None:
     listed = json.loads(cli("queries", "--format", "json").output)
     assert {q["name"] for q in listed} == set(queries.all_queries())
     lineage = next(q for q in listed if q["name"] == "lineage")
-    assert lineage["params"] == "uid" and lineage["origin"].startswith("lineage.cypher:")
+    assert lineage["params"] == "fields, uids" and lineage["origin"].startswith("lineage.cypher:")

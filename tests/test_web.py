@@ -292,6 +292,25 @@ def test_api_lineage_and_downstream_are_the_library_answers(client, chain, sessi
     assert client.get(f"/api/lineage/{chain['formfac']}?kind=Nope").status_code == 400
 
 
+def test_api_lean_fields_are_the_library_answers_and_bad_fields_a_400(client, chain, session_store) -> None:
+    lean = ["uid", "name", "kind", "valid", "state"]
+    assert client.get(f"/api/downstream/{chain['prop']}?fields=uid,name,kind,valid,state").json == \
+        lineage.downstream(session_store, chain["prop"], fields=lean)
+    assert client.get(f"/api/lineage/{chain['formfac']}?fields=ensemble,config").json == \
+        lineage.lineage(session_store, chain["formfac"], fields=["ensemble", "config"])
+    bad = client.get(f"/api/downstream/{chain['prop']}?fields=nope")
+    assert bad.status_code == 400 and "unknown field" in bad.json["error"]
+
+
+def test_the_downstream_page_asks_only_for_its_columns(client, chain, session_store) -> None:
+    page = client.get(f"/downstream/{chain['prop']}?format=json&fields=ensemble").json
+    assert page == lineage.downstream(session_store, chain["prop"], fields=["ensemble"])
+    assert all(set(n["props"]) <= {"ensemble"} for n in page["nodes"])
+    html = client.get(f"/downstream/{chain['prop']}").text
+    ensemble = lineage.details(session_store, chain["prop"])["node"]["props"]["ensemble"]
+    assert f"<td>{ensemble}</td>" in html
+
+
 def test_api_status_find_count_impact_schema(client, chain, session_store) -> None:
     assert client.get("/api/status").json == status.status(session_store)
     assert client.get("/api/status?ensemble=a09m310").status_code == 200

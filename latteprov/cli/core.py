@@ -26,29 +26,72 @@ by_option = click.option("--by", default=getpass.getuser, show_default="current 
 reason_option = click.option("--reason", required=True, help="Why (recorded on the event).")
 
 
+from_list_option = click.option(
+    "--from-list", "from_list", type=click.File("r"), metavar="FILE",
+    help="Ask about every ID listed in FILE, one per line ('-' for stdin), in batched queries "
+         "(instead of ID). JSON: one array of answers; other formats: each answer in turn.")
+fields_option = click.option(
+    "--fields", default=None, metavar="F,F...",
+    help="Lean listing: each node's uid, name, kind, state and valid, plus only these properties "
+         "(e.g. uid,name,kind,valid,state or ensemble,config); default: every property.")
+
+
+def _idents(ident: str | None, from_list) -> list[str]:
+    """The IDs asked about: ID, or the lines of --from-list (not both, not neither)."""
+    if (ident is None) == (from_list is None):
+        raise click.UsageError("give ID or --from-list FILE (one of them)")
+    if from_list is None:
+        return [ident]
+    idents = [line.strip() for line in from_list.read().splitlines() if line.strip()]
+    if not idents:
+        raise click.UsageError(f"--from-list {from_list.name}: no IDs in it")
+    return idents
+
+
+def _fields(text: str | None) -> list[str] | None:
+    return None if text is None else [f for f in text.split(",") if f.strip()]
+
+
+def _emit_graphs(answers: list[dict], fmt: str, listed: bool, downward: bool = False) -> None:
+    if listed and fmt == "json":
+        click.echo(to_json(answers))
+        return
+    for answer in answers:
+        emit_graph(answer, fmt, downward=downward)
+
+
 @click.command()
-@click.argument("ident", metavar="ID")
+@click.argument("ident", metavar="[ID]", required=False)
 @depth_option
 @kind_option
+@fields_option
+@from_list_option
 @format_option(GRAPH, default="tree")
 @pass_app
-def lineage(app: AppContext, ident: str, depth: int | None, kinds: tuple[str, ...], fmt: str) -> None:
+def lineage(app: AppContext, ident: str | None, depth: int | None, kinds: tuple[str, ...], fields: str | None,
+            from_list, fmt: str) -> None:
     """Everything ID (uid or name) was derived from, with the runs that made it."""
-    emit_graph(lineage_lib.lineage(app.store, ident, depth, kinds), fmt)
+    idents = _idents(ident, from_list)
+    answers = lineage_lib.lineage_many(app.store, idents, depth, kinds, _fields(fields))
+    _emit_graphs(answers, fmt, from_list is not None)
 
 
 @click.command()
-@click.argument("ident", metavar="ID")
+@click.argument("ident", metavar="[ID]", required=False)
 @depth_option
 @kind_option
 @click.option("--all", "all_nodes", is_flag=True,
               help=f"List every node even past {lineage_lib.FANOUT_LIMIT} (default: the nearest, plus counts by kind).")
+@fields_option
+@from_list_option
 @format_option(GRAPH, default="tree")
 @pass_app
-def downstream(app: AppContext, ident: str, depth: int | None, kinds: tuple[str, ...], all_nodes: bool,
-               fmt: str) -> None:
+def downstream(app: AppContext, ident: str | None, depth: int | None, kinds: tuple[str, ...], all_nodes: bool,
+               fields: str | None, from_list, fmt: str) -> None:
     """Everything derived from ID (uid or name), transitively."""
-    emit_graph(lineage_lib.downstream(app.store, ident, depth, kinds, all_nodes), fmt, downward=True)
+    idents = _idents(ident, from_list)
+    answers = lineage_lib.downstream_many(app.store, idents, depth, kinds, all_nodes, _fields(fields))
+    _emit_graphs(answers, fmt, from_list is not None, downward=True)
 
 
 @click.command()
@@ -62,12 +105,18 @@ def path(app: AppContext, a: str, b: str, fmt: str) -> None:
 
 
 @click.command()
-@click.argument("ident", metavar="ID")
+@click.argument("ident", metavar="[ID]", required=False)
+@from_list_option
 @format_option(DOCUMENT)
 @pass_app
-def show(app: AppContext, ident: str, fmt: str) -> None:
+def show(app: AppContext, ident: str | None, from_list, fmt: str) -> None:
     """One node: all properties, inputs, number of derivatives, files, runs and invalidations."""
-    emit_one(lineage_lib.details(app.store, ident), fmt, details_view)
+    answers = lineage_lib.details_many(app.store, _idents(ident, from_list))
+    if from_list is not None and fmt == "json":
+        click.echo(to_json(answers))
+        return
+    for answer in answers:
+        emit_one(answer, fmt, details_view)
 
 
 @click.command()

@@ -62,9 +62,13 @@ ingest.add_command(ingest_qcdml)
 @click.argument("paths", nargs=-1)
 @click.option("--from-list", "from_list", type=click.File("r"), help="File with one path or name per line ('-' for stdin).")
 @click.option("--dry-run", is_flag=True, help="Say what the names would create (by kind) and what is known already; write nothing.")
+@click.option("--initial", is_flag=True,
+              help="Bulk first load into the EMPTY LOCAL database: CSV files and neo4j-admin import (the "
+                   "server is restarted), then what 'latteprov init' does. Refused otherwise.")
 @with_conventions
 @pass_app
-def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, dry_run: bool, convention_files, ensemble_map) -> None:
+def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, dry_run: bool, initial: bool, convention_files,
+                 ensemble_map) -> None:
     """Record the nodes and derivations that file NAMES mean (CalLat conventions by default).
 
     PATH may be '-' to read names from stdin. Existing files also get a DataFile.
@@ -82,8 +86,16 @@ def ingest_names(app: AppContext, paths: tuple[str, ...], from_list, dry_run: bo
         names += from_list.read().splitlines()
     if not names:
         raise InputError("give PATH..., --from-list FILE or '-'")
+    if initial and dry_run:
+        raise click.UsageError("--initial and --dry-run exclude each other")
+    sink = None
+    if initial:
+        from latteprov.bulkload import InitialLoad
+
+        sink = InitialLoad(app.store, app.settings)
+        sink.check()  # refused before any progress is shown
     with progress_bar("names", len(names)) as advance:
-        report = run(app.store, conv, names, advance=advance, dry_run=dry_run)
+        report = run(app.store, conv, names, advance=advance, dry_run=dry_run, sink=sink)
     w = report.written
     if dry_run:
         kinds = ", ".join(f"{kind} {n}" for kind, n in (report.would_create or {}).items())

@@ -237,3 +237,9 @@ WITH DISTINCT d
 WHERE d.valid IS NULL OR d.valid <> false
 SET d.valid = false
 RETURN coalesce(d.ensemble, '') AS ensemble, d.kind AS kind, count(*) AS count
+
+// name: bulk_nodes_present
+// How many nodes the database holds besides latteprov's locks and status tallies: the bulk
+// first load ('--initial') runs only on a database where this is 0.
+MATCH (n) WHERE NOT n:Lock AND NOT n:Tally
+RETURN count(n) AS present

@@ -36,18 +36,17 @@ def _key_sources(spec: NodeSpec) -> tuple[str, ...] | None:
     return tuple(spec.fields.get(u, u) for u in spec.uses)
 
 
-class _Raw:
-    """Field text for name formats (``str.format_map``): as written where known, else the
-    value itself. A view, not a copy: one is made for every node built."""
+class _Raw(dict):
+    """Field text for name formats (``str.format_map``): as written where known (the dict's
+    own items, looked up in C), else the value itself."""
+
+    __slots__ = ("fields",)
 
     def __init__(self, raw: dict[str, str], fields: dict[str, Any]) -> None:
-        self.raw = raw
+        super().__init__(raw)
         self.fields = fields
 
-    def __getitem__(self, key: str) -> str:
-        text = self.raw.get(key)
-        if text is not None:
-            return text
+    def __missing__(self, key: str) -> str:
         value = self.fields.get(key)
         if value is None:
             raise KeyError(key)
@@ -91,10 +90,10 @@ class Builder:
     def build(self, spec: NodeSpec, fields: dict[str, Any], raw: dict[str, str] | None = None,
               extra_inputs: Iterable[tuple[str, str]] = (), params: dict | None = None) -> str:
         """The uid of the node ``spec`` means with these fields, building it and its inputs."""
-        extra_inputs = tuple(extra_inputs)
-        if spec.key not in self._key_sources:
-            self._key_sources[spec.key] = _key_sources(spec)
-        sources = self._key_sources[spec.key]
+        extra_inputs = tuple(extra_inputs) if extra_inputs else ()
+        sources = self._key_sources.get(spec.key, False)
+        if sources is False:
+            sources = self._key_sources[spec.key] = _key_sources(spec)
         # Most calls are for inputs built before (the ensemble, actions and configuration of
         # every propagator): look them up without copying the fields first.
         if sources is not None:
@@ -105,19 +104,21 @@ class Builder:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        f = _filled(spec, fields)
-        raw = raw or {}
-        if spec.set or spec.fields:  # a fixed or renamed field is not the text the name wrote
+        f = _filled(spec, fields) if spec.set or spec.fields else dict(fields)
+        if not raw:
+            raw = {}
+        elif spec.set or spec.fields:  # a fixed or renamed field is not the text the name wrote
             raw = {k: v for k, v in raw.items() if k not in spec.set and k not in spec.fields}
         links: list[tuple[str, str]] = list(extra_inputs)
         groups: list[InputSpec] = []
+        nodes = self.conventions.nodes
         for inp in spec.inputs:
-            if any(f.get(r) is None for r in inp.requires):
+            if inp.requires and any(f.get(r) is None for r in inp.requires):
                 continue
             if inp.group:
                 groups.append(inp)
             else:
-                links.append((self.build(self.conventions.nodes[inp.node], f, raw), inp.role))
+                links.append((self.build(nodes[inp.node], f, raw), inp.role))
         props = _props(spec, f)
         name = self._name(spec, raw, f)
         if spec.key_inputs:
@@ -127,16 +128,22 @@ class Builder:
             props["inputs_key"] = derived_key(props["step"], [u for u, _ in links], keyed_params)
         if spec.step and params:
             props["params"] = json.dumps(params, sort_keys=True, default=str)
-        row = rows.entity(spec.kind, name=name, **props)
+        row = rows.entity_row(spec.kind, name, props)
         uid = row["uid"]
         if uid not in self._emitted:
             self._emitted.add(uid)
             self.batch.entities.append(row)
+            edges = self.batch.edges
             for to, role in links:
-                self.batch.link(uid, to, role)
-            self._pending += [_Pending(uid, spec, inp, f, raw) for inp in groups]
-        for group in self._grouped.get(spec.key, ()):
-            self._members[(spec.key, group)][tuple(f.get(g) for g in group)].append(uid)
+                # rows.edge's checks, known to hold: DERIVED_FROM with the role of a declared input
+                edges.append({"from": uid, "to": to, "type": "DERIVED_FROM", "role": role}
+                             if role else rows.edge(uid, to, role))
+            if groups:
+                self._pending += [_Pending(uid, spec, inp, f, raw) for inp in groups]
+        grouped = self._grouped.get(spec.key)
+        if grouped:
+            for group in grouped:
+                self._members[(spec.key, group)][tuple(map(f.get, group))].append(uid)
         self._cache[key] = uid
         return uid
 

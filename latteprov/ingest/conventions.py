@@ -49,7 +49,15 @@ class NameProblem(InputError):
 
 
 def _typed(pattern: str, convert: Any = str) -> Any:
-    return parse.with_pattern(pattern)(lambda text: convert(text))
+    """A parse type: text matching ``pattern``, converted by ``convert`` (a new function each
+    time: parse keeps the pattern on it)."""
+    if convert is str:
+        def typed(text: str) -> Any:
+            return text  # a regex group is a str already
+    else:
+        def typed(text: str) -> Any:
+            return convert(text)
+    return parse.with_pattern(pattern)(typed)
 
 
 # Built-in types: plain numbers (faster than parse's generic ones) and the 'p'-for-point decimal.
@@ -91,6 +99,14 @@ class NodeSpec:
     uses: tuple[str, ...] = ()                           # fields that decide the node and its inputs
 
     @property
+    def extractor(self) -> "_Extractor | None":
+        """The template's regex and field conversions, taken from its parser once (None without
+        a template, or for one the parser must evaluate itself)."""
+        if "_extractor" not in self.__dict__:
+            self.__dict__["_extractor"] = _Extractor.of(self.parser) if self.parser is not None else None
+        return self.__dict__["_extractor"]
+
+    @property
     def prefix(self) -> str:
         """The literal text before the first placeholder: every name that fits starts with it."""
         return (self.template or "").split("{", 1)[0].replace("}}", "}")
@@ -99,6 +115,54 @@ class NodeSpec:
     def suffix(self) -> str:
         """The literal text after the last placeholder: every name that fits ends with it."""
         return (self.template or "").rsplit("}", 1)[-1].replace("{{", "{") if "}" in (self.template or "") else ""
+
+
+class _Extractor:
+    """A compiled template: the parser's anchored regex and, per named field, its regex group
+    and type conversion, so a match converts its fields without building parse's Result (the
+    same values: the conversions are the parser's own)."""
+
+    __slots__ = ("regex", "fields", "parser")
+
+    def __init__(self, parser: parse.Parser, fields: tuple[tuple[str, str, Any, bool], ...]) -> None:
+        self.parser = parser
+        self.regex = parser._match_re
+        self.fields = fields
+
+    @classmethod
+    def of(cls, parser: parse.Parser) -> "_Extractor | None":
+        """The extractor of ``parser``; None where only its own evaluation is right (positional
+        or nested ``a[b]`` fields), or its internals are not those of the parse versions known."""
+        try:
+            if parser._fixed_fields:
+                return None
+            fields = []
+            for group in parser._named_fields:
+                name = parser._group_to_name_map[group]
+                if not name.isidentifier():
+                    return None
+                convert = parser._type_conversions.get(group)
+                if isinstance(convert, parse.convert_first):  # (text, match) -> converter(text)
+                    fields.append((name, group, convert.converter, False))
+                else:
+                    fields.append((name, group, convert, True))
+            return cls(parser, tuple(fields))
+        except AttributeError:  # another parse version's internals
+            return None
+
+    def fields_of(self, m: re.Match, text: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """(typed fields, their text as written) of ``text``, matched as ``m`` by :attr:`regex`."""
+        groups = m.groupdict()
+        fields: dict[str, Any] = {}
+        raw: dict[str, str] = {}
+        for name, group, convert, with_match in self.fields:
+            value = groups[group]
+            if value is None:  # a field that took no part: the parser's own evaluation decides
+                result = self.parser.evaluate_result(m)
+                return dict(result.named), {k: text[a:b] for k, (a, b) in result.spans.items()}
+            raw[name] = value
+            fields[name] = value if convert is None else convert(value, m) if with_match else convert(value)
+        return fields, raw
 
 
 @dataclass
@@ -166,23 +230,27 @@ class Conventions:
 
         Two templates of different kinds fitting one name is a :class:`NameProblem`.
         """
-        found: list[tuple[NodeSpec, parse.Match]] = []
+        found: list[tuple[NodeSpec, re.Match]] = []
         for length in self._prefix_lengths:
             if length > len(filename):
                 continue
             for suffix, spec in self._by_prefix.get(filename[:length], ()):
                 if filename.endswith(suffix):
                     # Only the regex runs here; fields are converted for the one match kept.
-                    matched = spec.parser.parse(filename, evaluate_result=False)
-                    if matched is not None:
-                        found.append((spec, matched))
+                    m = spec.parser._match_re.match(filename)
+                    if m is not None:
+                        found.append((spec, m))
         if not found:
             return None
-        if len({spec.kind for spec, _ in found}) > 1:
+        if len(found) > 1 and len({spec.kind for spec, _ in found}) > 1:
             raise NameProblem(f"{filename}: fits templates of different kinds: "
                               + ", ".join(f"{spec.key} ({spec.kind}, {spec.origin})" for spec, _ in found))
-        spec, matched = found[0]
-        result = matched.evaluate_result()
+        spec, m = found[0]
+        extractor = spec.extractor
+        if extractor is not None:
+            fields, raw = extractor.fields_of(m, filename)
+            return Match(spec, fields, raw)
+        result = spec.parser.parse(filename)
         return Match(spec, dict(result.named), {k: filename[a:b] for k, (a, b) in result.spans.items()})
 
     def layout(self, dataset: str) -> tuple[LayoutSpec, dict[str, Any]] | None:

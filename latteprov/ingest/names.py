@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from latteprov import graph
 from latteprov.graph import WriteResult
@@ -113,15 +114,19 @@ class DryRun:
 
 def ingest_names(store: Store, conventions: Conventions, names: Iterable[str], *,
                  batch_size: int = BATCH, advance: Callable[[int], None] | None = None,
-                 dry_run: bool = False) -> NamesReport:
+                 dry_run: bool = False, sink: Any = None) -> NamesReport:
     """Record the nodes, edges and (for existing files) DataFiles the names mean; with
     ``dry_run``, only count what would be created (``report.would_create`` by kind) and what is
-    known already, writing nothing."""
+    known already, writing nothing. ``sink`` (default: :class:`latteprov.graph.Writer`) takes
+    the batches instead: a context manager with ``put(batch)`` and a ``result``
+    (:class:`latteprov.graph.WriteResult`), e.g. the bulk first load's
+    :class:`latteprov.bulkload.InitialLoad`."""
     started = time.perf_counter()
     report = NamesReport()
     builder = Builder(conventions)
     hostname = datafiles.host()
-    sink = DryRun(store) if dry_run else graph.Writer(store)
+    if sink is None:
+        sink = DryRun(store) if dry_run else graph.Writer(store)
     with sink as writer:
         for found, path in parse_names(conventions, names, report):
             uid = builder.build(found.spec, found.fields, found.raw)

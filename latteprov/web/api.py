@@ -114,12 +114,14 @@ def openapi_document(allow_writes: bool = False) -> dict:
                    description="at most this many hops")
     where = _param("where", schema={"type": "array", "items": {"type": "string"}},
                    description="filter PROPERTY OP VALUE, OP one of = != < <= > >= ~ (repeatable)")
+    fields = _param("fields", description="lean listing: comma-separated properties each node keeps "
+                                          "besides uid, name, kind, state and valid (default: all)")
     paths = {
         "/api/node/{ident}": _get("One node with inputs, files, runs and invalidations (latteprov show)", "Details", [IDENT]),
         "/api/lineage/{ident}": _get("Everything the node was derived from (latteprov lineage)", "Graph",
-                                     [IDENT, depth, kinds_param]),
+                                     [IDENT, depth, kinds_param, fields]),
         "/api/downstream/{ident}": _get("Everything derived from the node (latteprov downstream)", "Graph",
-                                        [IDENT, depth, kinds_param, _param("all", schema={"type": "boolean"})]),
+                                        [IDENT, depth, kinds_param, _param("all", schema={"type": "boolean"}), fields]),
         "/api/neighbourhood/{ident}": _get("The graph browser's bounded view", "Neighbourhood", [
             IDENT, _param("hops", schema={"type": "integer", "minimum": 1, "maximum": MAX_HOPS}),
             _param("dir", schema={"type": "string", "enum": list(DIRECTIONS)},

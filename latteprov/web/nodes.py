@@ -13,7 +13,7 @@ from latteprov import invalidate as invalidation
 from latteprov import lineage
 from latteprov.errors import InputError
 from latteprov.web.auth import require_role
-from latteprov.web.pages import int_arg, respond
+from latteprov.web.pages import int_arg, respond, wants_json
 from latteprov.web.db import get_store
 
 bp = Blueprint("nodes", __name__)
@@ -31,18 +31,33 @@ def page(ident: str) -> Any:
     return respond("nodes/node.html", lineage.details(get_store(), ident))
 
 
+# What the lists of related.html show besides uid, name, kind, state and valid: the page asks
+# only for these (the lean listing); a node's page shows the rest.
+LISTED_FIELDS = ("ensemble",)
+
+
+def fields_arg() -> list[str] | None:
+    """The properties to list: ``fields`` (comma-separated) when given; else the page's own
+    columns for the HTML list, every property for JSON (the CLI's default)."""
+    raw = request.args.get("fields")
+    if raw is not None:
+        return [f for f in raw.split(",") if f.strip()]
+    return None if wants_json() else list(LISTED_FIELDS)
+
+
 @bp.route("/lineage/<path:ident>")
 def lineage_page(ident: str) -> Any:
     """Everything the node was derived from, as a list (the graph shows it drawn)."""
-    answer = lineage.lineage(get_store(), ident, depth=depth_arg(), kinds=request.args.getlist("kind") or None)
+    answer = lineage.lineage(get_store(), ident, depth=depth_arg(), kinds=request.args.getlist("kind") or None,
+                             fields=fields_arg())
     return respond("nodes/related.html", answer)
 
 
 @bp.route("/downstream/<path:ident>")
 def downstream_page(ident: str) -> Any:
-    """Everything derived from the node, as a list."""
+    """Everything derived from the node, as a list (only the listed columns travel)."""
     answer = lineage.downstream(get_store(), ident, depth=depth_arg(), kinds=request.args.getlist("kind") or None,
-                                all_nodes=request.args.get("all") in ("1", "true", "yes"))
+                                all_nodes=request.args.get("all") in ("1", "true", "yes"), fields=fields_arg())
     return respond("nodes/related.html", answer)
 
 
