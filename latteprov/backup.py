@@ -437,7 +437,7 @@ def _put_back(home: Path, existing: list[Path], kept: list[tuple[Path, Path]]) -
             for path in _database_dirs(home):
                 shutil.rmtree(path, ignore_errors=True)
         if not kept:
-            return "no database was there before"
+            return "the database was not touched" if existing else "no database was there before"
         for path, moved in kept:
             moved.rename(path)
         shutil.rmtree(home / ASIDE, ignore_errors=True)

@@ -356,3 +356,33 @@ def test_online_round_trip_through_an_archive(store, env: dict[str, str], tmp_pa
     again = run(env, "db", "restore", tmp_path / "online", "--online", "--force")
     assert again.exit_code == 0 and "0 entities created" in again.output
     assert backup.checksum(store) == before[0]
+
+
+def test_putting_back_never_deletes_a_database_that_was_not_moved_aside(tmp_path: Path) -> None:
+    """Whatever point a restore failed at, the database directories end as they were: moved
+    ones come back, a load's leftovers go, and nothing is deleted while one is still in place."""
+    home = tmp_path / "home"
+    databases, transactions = backup._database_dirs(home)
+    for path in (databases, transactions):
+        path.mkdir(parents=True)
+        (path / "data").write_text(path.parent.name)
+    # failed before anything moved: untouched
+    assert backup._put_back(home, [databases, transactions], []) == "the database was not touched"
+    assert (databases / "data").read_text() == "databases"
+    # failed after one of two moved: that one comes back, the other was never touched
+    aside = home / backup.ASIDE
+    aside.mkdir()
+    databases.rename(aside / "databases")
+    assert backup._put_back(home, [databases, transactions], [(databases, aside / "databases")]) \
+        == "the previous database was put back"
+    assert (databases / "data").read_text() == "databases" and (transactions / "data").read_text() == "transactions"
+    assert not aside.exists()
+    # failed during the load: its leftovers go, both come back
+    aside.mkdir()
+    kept = [(p, aside / p.parent.name) for p in (databases, transactions)]
+    for path, moved in kept:
+        path.rename(moved)
+        path.mkdir()
+        (path / "partial").write_text("half a load")
+    assert backup._put_back(home, [databases, transactions], kept) == "the previous database was put back"
+    assert sorted(p.name for p in databases.iterdir()) == ["data"] and not aside.exists()
