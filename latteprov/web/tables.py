@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 from latteprov import find
 from latteprov.errors import InputError
 from latteprov.tabular import write_csv
-from latteprov.web.pages import int_arg, respond
+from latteprov.web.pages import INT_LIMIT, int_arg, respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("tables", __name__)
@@ -73,7 +73,7 @@ def table_context(kind: str) -> dict:
     """One page of ``kind``'s table with its sorting and filters."""
     cls, cols, filters, parsed, sort, desc = _selection(kind)
     size = int_arg("size", current_app.config["PAGE_SIZE"], 1, 1000)
-    page = int_arg("page", 1, 1)
+    page = int_arg("page", 1, 1, INT_LIMIT // size)  # the offset (page - 1) x size stays an integer the query takes
     store = get_store()
     total = find.count(store, cls.__name__, parsed)
     rows = find.find(store, cls.__name__, parsed, order_by=sort, descending=desc, limit=size,
