@@ -278,6 +278,7 @@ def test_enter_on_a_fragment_lists_its_matches_and_links_them(client, chain) -> 
     body = text(page)
     assert "Search: proton_dt10" in body and "2 matches" in body
     assert f'href="/graph?node={chain["seqsrc"]}"' in page.get_data(as_text=True)
+    assert 'class="badge state-' in page.get_data(as_text=True)  # each match says its state
     missing = client.get("/graph", query_string={"node": "no_such_fragment"})
     assert missing.status_code == 404 and "no name contains it either" in text(missing)
 
@@ -563,3 +564,10 @@ def test_the_dashboard_links_file_counts_tells_lost_from_not_made_and_orders_kin
     orders = [[k["kind"] for k in g["kinds"]] for g in data["ensembles"] if g["ensemble"]]
     common = set.intersection(*(set(o) for o in orders))
     assert len({tuple(k for k in o if k in common) for o in orders}) == 1  # one order for every ensemble
+
+
+def test_search_results_say_which_matches_are_invalid(client, fresh_chain, store) -> None:
+    invalidate.invalidate(store, fresh_chain["seqsrc"], reason="test", by="tester")
+    page = client.get("/graph", query_string={"node": "proton_dt10"}).get_data(as_text=True)
+    assert page.count('class="badge invalid"') >= 1
+
