@@ -26,12 +26,18 @@ changed.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +53,9 @@ MANIFEST = "latteprov-backup.json"
 DUMP_FILE = "neo4j.dump"
 ARCHIVE_FILE = "provenance.jsonl"
 DATABASE = "neo4j"
+FILE_OF_KIND = {"dump": DUMP_FILE, "archive": ARCHIVE_FILE}
+LOCK_FILE = ".latteprov-backup.lock"
+ASIDE = ".before-restore"
 
 
 class BackupError(LatteprovError):
@@ -67,19 +76,24 @@ def checksum(store: Store) -> dict:
     """Node and relationship counts and a sha256 over the sorted uids and the sorted edges
     (endpoint uids, type, role) of ``store``'s graph: equal for two stores holding the same
     nodes and edges."""
-    def read(tx) -> tuple[list[str], list[str]]:
-        from latteprov import queries
+    def read(tx) -> dict:
+        return checksum_in(tx)
 
-        uids = [r["uid"] for r in queries.run(tx, "backup_uids")]
-        edges = [f"{r['a']} {r['type']} {r['role'] or ''} {r['b']}" for r in queries.run(tx, "backup_edges")]
-        return uids, edges
+    return store.read_tx(read)
 
-    uids, edges = store.read_tx(read)
+
+def checksum_in(tx) -> dict:
+    """:func:`checksum` read in the transaction ``tx`` (so that a caller may read more in the
+    same snapshot)."""
+    from latteprov import queries
+
+    uids = [r["uid"] for r in queries.run(tx, "backup_uids")]
+    edges = [f"{r['a']} {r['type']} {r['role'] or ''} {r['b']}" for r in queries.run(tx, "backup_edges")]
+    counts = queries.run(tx, "backup_counts").single()
     digest = hashlib.sha256()
     for line in sorted(uids) + ["--"] + sorted(edges):
         digest.update(line.encode() + b"\n")
-    info = store.server_info()
-    return {"counts": {"nodes": info["nodes"], "relationships": info["relationships"]},
+    return {"counts": {"nodes": counts["nodes"], "relationships": counts["relationships"]},
             "checksum": digest.hexdigest()}
 
 
@@ -91,9 +105,80 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_target(directory: Path, force: bool) -> None:
+class Interrupted(BackupError):
+    """SIGTERM or SIGINT arrived during a backup or restore (see :func:`interruptible`)."""
+
+
+_signals = {"active": False, "fired": False, "shielded": 0, "pending": None}
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within it, the first SIGTERM or SIGINT raises :class:`Interrupted` where the command is
+    (so ``finally`` blocks put things back and start the server again); later ones are ignored
+    until the block ends, and one that arrives inside :func:`_shielded` (putting back, starting
+    the server again) is raised when that is done. Main thread only (elsewhere it does nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if _signals["fired"]:
+            return
+        if _signals["shielded"]:
+            _signals["pending"] = signum
+            return
+        _signals["fired"] = True
+        raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+    _signals.update(active=True, fired=False, shielded=0, pending=None)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        _signals.update(active=False, fired=False, shielded=0, pending=None)
+
+
+@contextlib.contextmanager
+def _shielded() -> Iterator[None]:
+    """Clean-up that a signal must not cut short: a signal arriving inside is raised after it
+    (unless an exception is on its way already)."""
+    _signals["shielded"] += 1
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        _signals["shielded"] -= 1
+        pending = _signals["pending"]
+        if pending is not None and not _signals["shielded"] and not _signals["fired"]:
+            _signals.update(pending=None, fired=True)
+            if not failed:
+                raise Interrupted(f"interrupted by {signal.Signals(pending).name}")
+
+
+@contextlib.contextmanager
+def exclusive(home: Path) -> Iterator[None]:
+    """Hold the lock file of ``home`` (the local server's data directory) for one backup or
+    restore; BackupError at once when another one holds it."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / LOCK_FILE).open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BackupError(f"another backup or restore of {home} is running (wait for it to end)") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def check_target(directory: Path, force: bool) -> bool:
     """Refuse a backup directory that is a file, cannot be written, or is not empty (with
-    ``force`` one that holds an earlier latteprov backup and nothing else may be replaced)."""
+    ``force`` one that holds an earlier latteprov backup and nothing else may be replaced);
+    create it if missing. Returns whether it was created (so a failed backup removes it)."""
     if directory.exists() and not directory.is_dir():
         raise BackupError(f"{directory} is not a directory")
     if directory.is_dir():
@@ -103,12 +188,32 @@ def check_target(directory: Path, force: bool) -> None:
             hint = (" (pass --force to replace the backup in it)" if MANIFEST in present and present <= ours
                     else "; give a new or empty directory")
             raise BackupError(f"{directory} is not empty{hint}")
+    created = not directory.exists()
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=directory, prefix=".latteprov-probe-")
         probe.close()
     except OSError as exc:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
         raise BackupError(f"{directory} is not writable: {exc.strerror or exc}") from None
+    return created
+
+
+@contextlib.contextmanager
+def _target(directory: Path, force: bool) -> Iterator[Path]:
+    """The checked backup ``directory`` with a staging directory in it (yielded); on any failure
+    the staging directory goes, and so does ``directory`` if it was created here."""
+    created = check_target(directory, force)
+    staging = Path(tempfile.mkdtemp(prefix=".latteprov-backup-", dir=directory))
+    ok = False
+    try:
+        yield staging
+        ok = True
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not ok:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _finish(directory: Path, staged: Path, manifest: dict) -> None:
@@ -123,7 +228,8 @@ def _finish(directory: Path, staged: Path, manifest: dict) -> None:
 
 def read_manifest(directory: Path) -> dict:
     """The checked manifest of the backup in ``directory``; BackupError when there is none,
-    it is not ours, or its data file is missing or differs from what was written."""
+    it is not ours, its kind and data file do not go together, or its data file is missing or
+    differs from what was written."""
     path = directory / MANIFEST
     try:
         manifest = json.loads(path.read_text())
@@ -133,11 +239,18 @@ def read_manifest(directory: Path) -> dict:
         raise BackupError(f"{path} cannot be read: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"{path} is not a latteprov backup manifest")
-    if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
-        raise BackupError(f"{path}: backup format version {manifest.get('version')!r} is newer than this "
+    version = manifest.get("version")
+    if type(version) is not int or version < 1:
+        raise BackupError(f"{path}: {version!r} is not a backup format version (a whole number from 1)")
+    if version > VERSION:
+        raise BackupError(f"{path}: backup format version {version} is newer than this "
                           f"latteprov reads ({VERSION}); upgrade latteprov")
-    if manifest.get("kind") not in ("dump", "archive") or manifest.get("file") not in (DUMP_FILE, ARCHIVE_FILE):
-        raise BackupError(f"{path}: unknown backup kind {manifest.get('kind')!r}")
+    kind = manifest.get("kind")
+    if kind not in FILE_OF_KIND:
+        raise BackupError(f"{path}: unknown backup kind {kind!r}")
+    if manifest.get("file") != FILE_OF_KIND[kind]:
+        raise BackupError(f"{path}: the file of a {kind!r} backup is {FILE_OF_KIND[kind]}, "
+                          f"not {manifest.get('file')!r}")
     data = directory / manifest["file"]
     if not data.is_file():
         raise BackupError(f"{directory}: {manifest['file']} is missing")
@@ -162,13 +275,32 @@ def _database_dirs(home: Path) -> list[Path]:
     return [data / "databases" / DATABASE, data / "transactions" / DATABASE]
 
 
+_EXCEPTION_LINE = re.compile(r"^(Caused by: )?[\w.$]+(?:Exception|Error): (.+)$")
+
+
+def admin_failure(output: str) -> str:
+    """The cause of a failed ``neo4j-admin ... --verbose`` run, from its ``output``: the message
+    of the exception it printed (and of its last cause), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    found = [m for m in map(_EXCEPTION_LINE.match, lines) if m]
+    if not found:
+        return lines[-1] if lines else "no message"
+    reason = found[0].group(2)
+    causes = [m.group(2) for m in found if m.group(1)]
+    if causes and causes[-1] not in reason:
+        reason = f"{reason} (cause: {causes[-1]})"
+    return reason
+
+
 def _admin(cache_dir: Path, home: Path, *args: str) -> None:
-    command = manager.admin_command(cache_dir, *args)
+    command = [*manager.admin_command(cache_dir, *args), "--verbose"]
     env = {**os.environ, "NEO4J_HOME": str(home / "db")}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=home / "db")
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=home / "db")
+    except OSError as exc:
+        raise BackupError(f"cannot run neo4j-admin ({command[0]}): {exc.strerror or exc}") from None
     if result.returncode != 0:
-        lines = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-        reason = next((line for line in lines if "Exception" in line or "rror" in line), lines[-1] if lines else "")
+        reason = admin_failure(result.stdout + "\n" + result.stderr)
         raise BackupError(f"neo4j-admin {' '.join(args[:2])} failed ({result.returncode}): {reason[:300]}")
 
 
@@ -184,30 +316,49 @@ def _local_store(home: Path, port: int, auth: bool) -> Store:
 
 
 def _restart(home: Path, cache_dir: Path, how: dict | None) -> None:
-    if how is not None:
+    """Start the server of ``home`` as ``how`` says (after an offline step), stopping first one
+    that runs another way (the private port of :func:`_dumped_checksum`); None: leave it stopped."""
+    if how is None:
+        return
+    with _shielded():
+        now = manager.start_settings(home)
+        if now is not None and now["port"] != how["port"]:
+            manager.stop(home)
         manager.start(home, cache_dir, port=how["port"], auth=how["auth"], page_cache=how["page_cache"],
                       heap=how["heap"])
 
 
+def _dumped_checksum(home: Path, cache_dir: Path, how: dict) -> dict:
+    """The checksum of the stopped database of ``home``: started on a free private port that no
+    client knows (so nothing writes between the dump and the count), read, stopped again."""
+    port = manager.free_port()
+    manager.start(home, cache_dir, port=port, auth=how["auth"], page_cache=how["page_cache"], heap=how["heap"])
+    try:
+        with _local_store(home, port, how["auth"]) as store:
+            return checksum(store)
+    finally:
+        manager.stop(home)
+
+
 def backup_local(home: Path, cache_dir: Path, directory: Path, force: bool = False) -> BackupResult:
     """Dump the local server's database (``home``, as ``latteprov db start --data-dir``) into
-    ``directory``: stop the server if it runs (counting and checksumming the graph first),
-    ``neo4j-admin database dump``, start it again as it was. BackupError when the directory is
-    refused or the dump fails; the server is started again in every case."""
+    ``directory``: stop the server if it runs, ``neo4j-admin database dump``, count and
+    checksum what was dumped (the stopped store started on a private port), start the server
+    again as it was. BackupError when the directory is refused, another backup or restore of
+    ``home`` runs, or the dump fails; whatever fails or interrupts it (:func:`interruptible`),
+    the server is started again and a directory created here is removed."""
     home = home.expanduser().resolve()
+    directory = directory.expanduser().resolve()
     if not _database_dirs(home)[0].is_dir():
         raise BackupError(f"no local database in {home} (a server of NEO4J_URI elsewhere is backed up with --online)")
-    check_target(directory, force)
-    how = manager.start_settings(home)
-    state = None
-    if how is not None:
-        with _local_store(home, how["port"], how["auth"]) as store:
-            state = checksum(store)
-    staging = Path(tempfile.mkdtemp(prefix=".latteprov-backup-", dir=directory))
-    try:
-        manager.stop(home)
+    with exclusive(home), _target(directory, force) as staging:
+        how = manager.start_settings(home)
+        state = None
         try:
+            manager.stop(home)
             _admin(cache_dir, home, "database", "dump", DATABASE, f"--to-path={staging}")
+            if how is not None:
+                state = _dumped_checksum(home, cache_dir, how)
         finally:
             _restart(home, cache_dir, how)
         dump = staging / f"{DATABASE}.dump"
@@ -215,19 +366,21 @@ def backup_local(home: Path, cache_dir: Path, directory: Path, force: bool = Fal
             raise BackupError(f"neo4j-admin wrote no {dump.name} into {staging}")
         manifest = _manifest("dump", dump, manager.NEO4J_VERSION, state)
         _finish(directory, dump, manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return BackupResult(directory, manifest)
 
 
 def restore_local(home: Path, cache_dir: Path, directory: Path, force: bool = False) -> BackupResult:
     """Load the dump backup in ``directory`` into the local server's database (``home``),
-    replacing it: refused without ``force`` when a database is there, and for a dump of
-    another Neo4j version or one that does not match its manifest. The server is stopped for
-    the load and started again if it ran; the database it had is kept aside until the load
-    succeeds and put back if it fails. The result says whether the checksum read back matches
-    the manifest's (when the server runs afterwards and the backup has one)."""
+    replacing it: refused without ``force`` when a database is there, for a dump of another
+    Neo4j version or one that does not match its manifest, while another backup or restore of
+    ``home`` runs, and while ``home`` holds a database kept aside by an earlier restore that was
+    killed (it is never deleted; the message says how to put it back). The server is stopped
+    for the load and started again if it ran; the database it had is kept aside in
+    ``home/.before-restore`` until the load succeeds and put back whatever fails or interrupts
+    it. The result says whether the checksum read back matches the manifest's (when the server
+    runs afterwards and the backup has one)."""
     home = home.expanduser().resolve()
+    directory = directory.expanduser().resolve()
     manifest = read_manifest(directory)
     if manifest["kind"] != "dump":
         raise BackupError(f"{directory} holds an online (archive) backup: restore it with --online")
@@ -235,30 +388,39 @@ def restore_local(home: Path, cache_dir: Path, directory: Path, force: bool = Fa
         raise BackupError(f"{directory} was dumped by Neo4j {manifest.get('neo4j')}; this server is Neo4j "
                           f"{manager.NEO4J_VERSION} (load it with that version, or move data between "
                           "versions with an --online backup)")
-    existing = [d for d in _database_dirs(home) if d.exists()]
-    if existing and not force:
-        raise BackupError(f"{home} holds a database: pass --force to replace it with the backup")
-    how = manager.start_settings(home)
-    aside = home / ".before-restore"
-    shutil.rmtree(aside, ignore_errors=True)
-    (home / "db").mkdir(parents=True, exist_ok=True)
-    manager.stop(home)
-    try:
-        for number, path in enumerate(existing):
-            aside.mkdir(parents=True, exist_ok=True)
-            path.rename(aside / str(number))
+    with exclusive(home):
+        aside = home / ASIDE
+        if aside.exists() and any(aside.iterdir()):
+            databases, transactions = _database_dirs(home)
+            raise BackupError(
+                f"{aside} holds the database an interrupted restore kept aside; nothing was changed: "
+                f"stop the server and move {aside}/databases back to {databases} and {aside}/transactions "
+                f"to {transactions} (or move {aside} away to give it up), then restore again")
+        existing = [d for d in _database_dirs(home) if d.exists()]
+        if existing and not force:
+            raise BackupError(f"{home} holds a database: pass --force to replace it with the backup")
+        how = manager.start_settings(home)
+        (home / "db").mkdir(parents=True, exist_ok=True)
+        kept: list[tuple[Path, Path]] = []
         try:
-            _admin(cache_dir, home, "database", "load", DATABASE, f"--from-path={directory.resolve()}",
+            manager.stop(home)
+            for path in existing:
+                aside.mkdir(parents=True, exist_ok=True)
+                target = aside / path.parent.name
+                path.rename(target)
+                kept.append((path, target))
+            _admin(cache_dir, home, "database", "load", DATABASE, f"--from-path={directory}",
                    "--overwrite-destination=true")
-        except BackupError:
-            for path in _database_dirs(home):
-                shutil.rmtree(path, ignore_errors=True)
-            for number, path in enumerate(existing):
-                (aside / str(number)).rename(path)
-            raise
-        shutil.rmtree(aside, ignore_errors=True)
-    finally:
-        _restart(home, cache_dir, how)
+        except BaseException as exc:
+            with _shielded():
+                put_back = _put_back(home, existing, kept)
+            reason = str(exc) if isinstance(exc, LatteprovError) else f"{type(exc).__name__}: {exc}"
+            raise BackupError(f"{reason}; {put_back}") from None
+        else:
+            with _shielded():  # the load succeeded: a signal now must not report a failure half-way
+                shutil.rmtree(aside, ignore_errors=True)
+        finally:
+            _restart(home, cache_dir, how)
     verified = None
     if how is not None and manifest.get("checksum"):
         with _local_store(home, how["port"], how["auth"]) as store:
@@ -266,27 +428,54 @@ def restore_local(home: Path, cache_dir: Path, directory: Path, force: bool = Fa
     return BackupResult(directory, manifest, verified)
 
 
+def _put_back(home: Path, existing: list[Path], kept: list[tuple[Path, Path]]) -> str:
+    """Move the database directories kept aside (``kept``: (place, aside)) back in place,
+    removing what a failed load left once every one of ``existing`` was moved aside; says what
+    happened, for the error line."""
+    try:
+        if len(kept) == len(existing):  # the load may have begun: what is there is not the database
+            for path in _database_dirs(home):
+                shutil.rmtree(path, ignore_errors=True)
+        if not kept:
+            return "the database was not touched" if existing else "no database was there before"
+        for path, moved in kept:
+            moved.rename(path)
+        shutil.rmtree(home / ASIDE, ignore_errors=True)
+    except OSError as exc:
+        return f"the previous database could not be put back ({exc.strerror or exc}): it is kept in {home / ASIDE}"
+    return "the previous database was put back"
+
+
 # -- any server, online: the archive --------------------------------------------------------
+
+
+ONLINE_ATTEMPTS = 3
 
 
 def backup_online(store: Store, directory: Path, force: bool = False) -> BackupResult:
     """Write the whole graph of ``store`` as an archive into ``directory`` while the server
-    keeps serving (refusals as :func:`check_target`)."""
+    keeps serving (refusals as :func:`check_target`). The counts and checksum of the manifest
+    are read before and after the archive; when writes changed the graph in between, the
+    archive is read again (up to ``ONLINE_ATTEMPTS`` times, then BackupError), so the manifest
+    describes the archive written. A directory created here is removed on failure."""
     from latteprov.exchange import archive, subgraph
 
-    check_target(directory, force)
-    state = checksum(store)
-    version = store.server_info()["version"]
-    sub = subgraph.select(store)
-    staging = Path(tempfile.mkdtemp(prefix=".latteprov-backup-", dir=directory))
-    try:
+    directory = directory.expanduser().resolve()
+    with _target(directory, force) as staging:
         staged = staging / ARCHIVE_FILE
+        for _ in range(ONLINE_ATTEMPTS):
+            state = checksum(store)
+            version = store.server_info()["version"]
+            sub = subgraph.select(store)
+            if checksum(store) == state:
+                break
+        else:
+            raise BackupError(f"the graph of {store.settings.uri} changed while it was read, "
+                              f"{ONLINE_ATTEMPTS} times: back it up when writers pause")
         with staged.open("w", encoding="utf-8") as out:
             archive.write(sub, out)
         manifest = _manifest("archive", staged, version, state)
         _finish(directory, staged, manifest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return BackupResult(directory, manifest)
 
 
@@ -298,6 +487,7 @@ def restore_online(store: Store, directory: Path, force: bool = False) -> Backup
     from latteprov import schema
     from latteprov.exchange import archive
 
+    directory = directory.expanduser().resolve()
     manifest = read_manifest(directory)
     if manifest["kind"] != "archive":
         raise BackupError(f"{directory} holds a neo4j-admin dump: restore it into the local server "

@@ -104,7 +104,7 @@ def neighbourhood(store: Store, ident: str, hops: int = 1, expand: Iterable[str]
 
 def search(store: Store, text: str, limit: int = 15) -> list[dict]:
     """Entities whose name contains every word of ``text`` anywhere (or whose uid starts with
-    it), best first: [{uid, name, kind, ensemble, details}]. Words are split at white space; any
+    it), best first: [{uid, name, kind, ensemble, state, valid, details}]. Words are split at white space; any
     script; case does not matter."""
     words = text.split()
     if not words:

@@ -49,13 +49,17 @@ class Store:
     """A Neo4j database reached through the official driver."""
 
     def __init__(self, settings: Settings | None = None, patience: float = 30.0,
-                 tx_timeout: float | None = None) -> None:
+                 tx_timeout: float | None = None, liveness_check: float | None = None) -> None:
         """``patience`` (seconds) bounds the driver's retries of transient errors and how long it
         waits for a connection: 30 s suits jobs that write (a deadlock or a leader switch is
         retried); a web app answering people uses 0.5 s (one retry), so a database that went away gives a
         503 at once instead of after half a minute. ``tx_timeout`` (seconds, None: the server's
         own limit) makes the server end any managed transaction of this store that runs longer,
-        raising :class:`StoreTimeout` (the web app sets it, so no request holds a worker for ever)."""
+        raising :class:`StoreTimeout` (the web app sets it, so no request holds a worker for ever).
+        ``liveness_check`` (seconds, None: never): a pooled connection idle for longer is checked
+        with a round trip before use, bounded by the acquisition deadline, so a server that
+        stopped answering (SIGSTOP, a hung VM, a dropped route) costs a new connection that fails
+        fast instead of a read that waits for ever (the web app uses 0: every time)."""
         self.settings = settings or load_settings()
         self.tx_timeout = tx_timeout
         auth = (self.settings.user, self.settings.password) if self.settings.password else None
@@ -64,6 +68,7 @@ class Store:
                                                connection_acquisition_timeout=max(patience, 1.0) * 2,
                                                connection_timeout=min(patience, 30.0),
                                                max_transaction_retry_time=patience,
+                                               liveness_check_timeout=liveness_check,
                                                # the server's hints ("property key does not exist"
                                                # on an empty graph) are not for our users
                                                notifications_min_severity="OFF")
@@ -190,6 +195,9 @@ class _ErrorTranslator:
             return False
         if isinstance(exc, ServiceUnavailable):
             raise StoreUnavailable(f"cannot reach Neo4j at {self.uri} (is it running? try 'latteprov db start')") from exc
+        if isinstance(exc, neo4j.exceptions.ConnectionAcquisitionTimeoutError):
+            raise StoreUnavailable(f"Neo4j at {self.uri} does not answer (no connection within the time "
+                                   "allowed)") from exc
         if isinstance(exc, AuthError):
             raise StoreError(f"Neo4j at {self.uri} refused the credentials of user {self.user!r} "
                              "(set NEO4J_PASSWORD or the config file)") from exc

@@ -46,3 +46,15 @@ def test_demo_plans_a_campaign_with_ready_and_queued_work(cli, store, settings) 
     tasks = sorted((settings.data_dir / "demo-metaq" / "todo").glob("src_*.sh"))
     assert len(tasks) == demo.SOURCE_TASKS
     assert "latteprov ready" in result.output and "demo-metaq" in result.output
+
+
+def test_the_real_file_is_recorded_at_one_path_whatever_the_installation(store, tmp_path) -> None:
+    """The demo ingests its copy of the shipped file, not the package's path (which changes
+    with each virtual environment): running it again records no second file."""
+    from latteprov.cli import demo
+
+    demo.load_real_file(store, tmp_path / "demo")
+    again = demo.load_real_file(store, tmp_path / "demo")
+    assert " 0 nodes created" in again
+    paths = {r["path"] for r in store.run_text("MATCH (f:DataFile) RETURN DISTINCT f.path AS path")}
+    assert paths == {str(tmp_path / "demo" / "a15m310-devel.h5")}

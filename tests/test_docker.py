@@ -121,6 +121,19 @@ def test_compose_web_builds_the_image_and_waits_for_neo4j() -> None:
         assert re.search(rf"^{name}=", example, re.M)
 
 
+def test_no_secret_is_on_a_command_line() -> None:
+    """Commands (healthchecks, the web's command) take secrets from their environment: anything
+    on a command line is visible to every user of the host (ps)."""
+    for name, service in compose()["services"].items():
+        commands = [service.get("command", ""), *service.get("healthcheck", {}).get("test", [])]
+        for command in commands:
+            words = shlex.split(command) if isinstance(command, str) else []
+            assert not {"-p", "--password"} & set(words), (name, command)
+            assert not re.search(r"(?<![A-Z_])-p\s|--password|-a\s", command), (name, command)
+    check = compose()["services"]["neo4j"]["healthcheck"]["test"][1]
+    assert "NEO4J_PASSWORD=" in check and "cypher-shell" in check
+
+
 def compose_client() -> list[str] | None:
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]

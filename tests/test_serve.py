@@ -218,10 +218,17 @@ def test_login_attempts_are_rate_limited_per_address(store, settings) -> None:
         db.close(app)
 
 
-@pytest.mark.parametrize("peer,expected", [("127.0.0.1", "203.0.113.7"), ("198.51.100.1", "198.51.100.1")])
-def test_proxy_headers_are_believed_from_trusted_proxies_only(settings, peer: str, expected: str) -> None:
+@pytest.mark.parametrize("trusted,peer,believed", [
+    ("127.0.0.1", "127.0.0.1", True), ("127.0.0.1", "198.51.100.1", False),
+    ("127.0.0.0/8", "127.0.0.1", True), ("127.0.0.0/8", "127.9.8.7", True), ("127.0.0.0/8", "128.0.0.1", False),
+    ("10.0.0.0/8, 192.168.1.0/24", "192.168.1.77", True), ("10.0.0.0/8,192.168.1.0/24", "192.168.2.1", False),
+    ("::1", "::1", True), ("fd00::/8", "fd12::5", True), ("fd00::/8", "fe80::1", False),
+    ("10.0.0.0/8", "::ffff:10.1.2.3", True), ("*", "198.51.100.1", True), ("10.0.0.0/8", "unix-socket", False),
+])
+def test_proxy_headers_are_believed_from_trusted_proxies_only(settings, trusted: str, peer: str, believed: bool) -> None:
+    expected = "203.0.113.7" if believed else peer
     app = create_app({"TESTING": True, "SETTINGS": settings, "SECRET_KEY": "t", "ANONYMOUS_READ": True,
-                      "PROXY_HEADERS": True, "TRUSTED_PROXIES": "127.0.0.1"})
+                      "PROXY_HEADERS": True, "TRUSTED_PROXIES": trusted})
 
     @app.get("/api/peer")
     def peer_view():
@@ -231,3 +238,111 @@ def test_proxy_headers_are_believed_from_trusted_proxies_only(settings, peer: st
                                    headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
     assert answer.json["addr"] == expected
     assert answer.json["scheme"] == ("https" if expected == "203.0.113.7" else "http")
+
+
+# -- every LATTEPROV_WEB_* setting is checked when the app is built ---------------------------------
+@pytest.mark.parametrize("spelling,value", [
+    *[(word, True) for word in ("true", "True", "TRUE", "1", "yes", "Yes", "on", "ON")],
+    *[(word, False) for word in ("false", "False", "FALSE", "0", "no", "No", "off", "OFF")]])
+@pytest.mark.parametrize("name", ["ANONYMOUS_READ", "ALLOW_WRITES", "READ_ONLY", "RATELIMIT_ENABLED", "PROXY_HEADERS"])
+def test_boolean_settings_read_every_spelling(settings, monkeypatch, name: str, spelling: str, value: bool) -> None:
+    monkeypatch.setenv(f"LATTEPROV_WEB_{name}", spelling)
+    app = create_app({"TESTING": True, "SETTINGS": settings, "SECRET_KEY": "t"})
+    assert app.config[name] is value
+
+
+BAD_SETTINGS = [
+    ("ANONYMOUS_READ", "maybe"), ("ALLOW_WRITES", "2"), ("PROXY_HEADERS", "[]"), ("RATELIMIT_ENABLED", "null"),
+    ("DB_TIMEOUT", "abc"), ("DB_TIMEOUT", "-1"), ("DB_TIMEOUT", "0"), ("DB_TIMEOUT", "NaN"), ("DB_TIMEOUT", "1e400"),
+    ("MAX_CONTENT_LENGTH", "abc"), ("MAX_CONTENT_LENGTH", "-5"), ("MAX_CONTENT_LENGTH", "1.5"),
+    ("MAX_FORM_MEMORY_SIZE", "{}"), ("PAGE_SIZE", "0"), ("PAGE_SIZE", "abc"), ("PAGE_SIZE", "100000"),
+    ("MAX_ELEMENTS", "abc"), ("FANOUT", "-1"), ("FANOUT", "true"),
+    ("WRITE_RATE_LIMIT", "lots"), ("LOGIN_RATE_LIMIT", "5"), ("RATELIMIT_STORAGE_URI", "bogus://x"),
+    ("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379"), ("RATELIMIT_STORAGE_URI", "7"),
+    ("TRUSTED_PROXIES", "garbage"), ("TRUSTED_PROXIES", "10.0.0.0/33"), ("TRUSTED_PROXIES", ","),
+    ("SETTINGS", "1"), ("SECRET_KEY", "7"),
+]
+
+
+@pytest.mark.parametrize("name,raw", BAD_SETTINGS)
+def test_a_bad_setting_is_one_line_naming_it_when_the_app_is_built(settings, monkeypatch, name: str, raw: str) -> None:
+    from latteprov.web.limits import WebConfigError
+
+    monkeypatch.setenv(f"LATTEPROV_WEB_{name}", raw)
+    overrides = {} if name == "SETTINGS" else {"SETTINGS": settings}
+    with pytest.raises(WebConfigError) as caught:
+        create_app({"TESTING": True, **overrides})
+    message = str(caught.value)
+    assert f"LATTEPROV_WEB_{name}" in message and "\n" not in message and len(message) < 250, message
+
+
+@pytest.mark.parametrize("args,extra_env,words", [
+    ((), {"LATTEPROV_WEB_DB_TIMEOUT": "abc"}, "LATTEPROV_WEB_DB_TIMEOUT"),
+    ((), {"LATTEPROV_WEB_RATELIMIT_STORAGE_URI": "bogus://x"}, "LATTEPROV_WEB_RATELIMIT_STORAGE_URI"),
+    (("--proxy-headers", "--forwarded-allow-ips", "garbage"), {}, "--forwarded-allow-ips: 'garbage'"),
+    (("--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/33"), {}, "--forwarded-allow-ips: '10.0.0.0/33'"),
+    (("--forwarded-allow-ips", "nonsense"), {}, "--forwarded-allow-ips: 'nonsense'"),
+])
+def test_serve_refuses_bad_settings_in_one_line_before_announcing(env: dict[str, str], args, extra_env, words) -> None:
+    result = subprocess.run([*CLI, "serve", "--port", "0", *args], env={**os.environ, **env, **extra_env},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "latteprov web at" not in result.stderr, result.stderr
+    assert words in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("host,port,url", [("127.0.0.1", 5000, "http://127.0.0.1:5000/"),
+                                           ("::1", 5932, "http://[::1]:5932/"), ("::", 80, "http://[::]:80/"),
+                                           ("localhost", 8, "http://localhost:8/")])
+def test_the_announced_url_is_a_url(host: str, port: int, url: str) -> None:
+    from latteprov.web.serving import url_of
+
+    assert url_of(host, port) == url
+
+
+@pytest.mark.parametrize("host,loopback", [("127.0.0.1", True), ("::1", True), ("localhost", True),
+                                           ("127.0.0.2", True), ("0.0.0.0", False), ("::", False),
+                                           ("192.0.2.4", False), ("example.org", False)])
+def test_a_public_host_without_a_proxy_is_warned_about(host: str, loopback: bool) -> None:
+    from latteprov.web.serving import ServeOptions, exposure_warning
+
+    warning = exposure_warning(ServeOptions(host=host))
+    assert (warning is None) == loopback
+    if warning:
+        assert "\n" not in warning and "--proxy-headers" in warning and "slow clients" in warning
+    assert exposure_warning(ServeOptions(host=host, proxy_headers=True)) is None
+
+
+def test_a_database_that_stops_answering_is_503_not_a_hang(env: dict[str, str], tmp_path: Path) -> None:
+    """SIGSTOP a throwaway Neo4j after the app's connections are warm (a hung VM, a dropped
+    route): every request, health check and pages alike, answers 503 instead of waiting for
+    ever on a pooled connection; SIGCONT and it answers again. (Liveness, not speed: each
+    request is given a minute; they take about DB_PATIENCE's acquisition deadline, 2-5 s.)"""
+    from latteprov.config import load_settings
+
+    home = tmp_path / "stopped"
+    settings = load_settings(env)
+    info, _ = manager.start(home, settings.cache_dir, port=manager.free_port(), auth=False, page_cache="32m",
+                            heap="256m")
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "ANONYMOUS_READ": True, "DB_TIMEOUT": 5,
+                      "SETTINGS": load_settings({**env, "NEO4J_URI": info.uri, "NEO4J_PASSWORD": ""})})
+    client = app.test_client()
+    try:
+        assert [client.get("/healthz").status_code for _ in range(4)] == [200] * 4
+        os.kill(info.pid, signal.SIGSTOP)
+        answers: list[int] = []
+        paths = ["/healthz", "/api/status", "/tables/Ensemble?format=json", "/healthz"] * 2
+        threads = [threading.Thread(target=lambda p=p: answers.append(client.get(p).status_code), daemon=True)
+                   for p in paths]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not any(t.is_alive() for t in threads), "a request hung on the stopped database"
+        assert answers == [503] * len(paths)
+        os.kill(info.pid, signal.SIGCONT)
+        assert client.get("/healthz").status_code == 200
+    finally:
+        os.kill(info.pid, signal.SIGCONT)
+        db.close(app)
+        manager.stop(home)

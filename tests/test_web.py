@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -277,6 +278,7 @@ def test_enter_on_a_fragment_lists_its_matches_and_links_them(client, chain) -> 
     body = text(page)
     assert "Search: proton_dt10" in body and "2 matches" in body
     assert f'href="/graph?node={chain["seqsrc"]}"' in page.get_data(as_text=True)
+    assert 'class="badge state-' in page.get_data(as_text=True)  # each match says its state
     missing = client.get("/graph", query_string={"node": "no_such_fragment"})
     assert missing.status_code == 404 and "no name contains it either" in text(missing)
 
@@ -446,12 +448,43 @@ def test_serve_get_runs_a_request_through_the_app(cli, fresh_chain) -> None:
     ("/api/find/OneToAll?where=quark_mass>nan", "not a finite number"),
     ("/api/lineage/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?depth=-1", "depth must be between 0 and 1000000, not -1"),
     ("/api/downstream/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?depth=1e3", "depth must be an integer, not '1e3'"),
-    ("/tables/OneToAll?page=0&format=json", "page must be at least 1, not 0"),
+    ("/tables/OneToAll?page=0&format=json", "page must be between 1 and"),
     ("/tables/OneToAll?size=99999999999999999999&format=json", "size must be between 1 and 1000"),
 ])
 def test_out_of_range_and_ill_typed_numbers_are_400_with_the_message(client, chain, url, message) -> None:
     response = client.get(url, headers={"Accept": "application/json"})
     assert response.status_code == 400 and message in response.json["error"], response.get_data(as_text=True)
+
+
+# Every integer argument the web takes, on a route that reads it.
+INT_ARGS = ["/tables/OneToAll?format=json&page=", "/tables/OneToAll?format=json&size=", "/api/find/OneToAll?offset=",
+            "/api/find/OneToAll?limit=", "/api/search?q=pion&limit=", "/frontier?format=json&limit=",
+            "/api/lineage/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?depth=", "/api/neighbourhood/src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62?hops=",
+            "/graph?format=json&node=src_a09m310_e_300_gf1.0_w3.5_n45_x3y3z19t62&hops="]
+
+
+def test_int_args_cover_every_integer_the_web_reads() -> None:
+    """INT_ARGS below names every argument the web parses as an integer (so the test of huge
+    values reaches them all)."""
+    import re
+
+    from latteprov import web
+
+    named = set()
+    for path in Path(web.__file__).parent.glob("*.py"):
+        named |= set(re.findall(r'int_arg\("(\w+)"', path.read_text()))
+        assert "int(request.args" not in path.read_text() and "int(raw)" not in path.read_text().replace(
+            "value = int(raw)", ""), path
+    assert named <= {re.search(r"[?&](\w+)=$", url).group(1) for url in INT_ARGS}
+
+
+@pytest.mark.parametrize("url", INT_ARGS)
+@pytest.mark.parametrize("value", ["99999999999999999999999", str(2**63 - 1), str(-2**63), str(2**53 + 1), "9" * 5000])
+def test_huge_integers_are_400_never_500(client, chain, url, value) -> None:
+    response = client.get(url + value, headers={"Accept": "application/json"})
+    assert response.status_code in (200, 400), (url, response.status_code, response.get_data(as_text=True)[:300])
+    if response.status_code == 400:
+        assert "must be" in response.json["error"] and len(response.json["error"]) < 200
 
 
 def test_a_lineage_answer_always_contains_its_root(client, chain) -> None:
@@ -531,3 +564,10 @@ def test_the_dashboard_links_file_counts_tells_lost_from_not_made_and_orders_kin
     orders = [[k["kind"] for k in g["kinds"]] for g in data["ensembles"] if g["ensemble"]]
     common = set.intersection(*(set(o) for o in orders))
     assert len({tuple(k for k in o if k in common) for o in orders}) == 1  # one order for every ensemble
+
+
+def test_search_results_say_which_matches_are_invalid(client, fresh_chain, store) -> None:
+    invalidate.invalidate(store, fresh_chain["seqsrc"], reason="test", by="tester")
+    page = client.get("/graph", query_string={"node": "proton_dt10"}).get_data(as_text=True)
+    assert page.count('class="badge invalid"') >= 1
+

@@ -95,10 +95,11 @@ def backup(app: AppContext, directory: Path, data_dir: Path | None, online: bool
     from latteprov import backup as backups
 
     began = time.monotonic()
-    if online:
-        result = backups.backup_online(app.store, directory, force=force)
-    else:
-        result = backups.backup_local(_home(app, data_dir), app.settings.cache_dir, directory, force=force)
+    with backups.interruptible():
+        if online:
+            result = backups.backup_online(app.store, directory, force=force)
+        else:
+            result = backups.backup_local(_home(app, data_dir), app.settings.cache_dir, directory, force=force)
     click.echo(f"backed up {_backup_line(result)} in {time.monotonic() - began:.1f} s")
 
 
@@ -115,13 +116,14 @@ def restore(app: AppContext, directory: Path, data_dir: Path | None, online: boo
 
     A dump goes into the local server (stopped for the load and started again if it ran); only
     the Neo4j version that wrote it is accepted, and the database it replaces is kept until the
-    load succeeds. --online merges an archive backup into the configured server.
+    load succeeds and put back if it fails or SIGTERM/Ctrl-C arrives. --online merges an archive backup into the configured server.
     """
     from latteprov import backup as backups
 
     began = time.monotonic()
     if online:
-        result = backups.restore_online(app.store, directory, force=force)
+        with backups.interruptible():
+            result = backups.restore_online(app.store, directory, force=force)
         done = result.manifest["imported"]
         click.echo(f"restored {directory / result.manifest['file']} into {app.settings.uri}: "
                    f"{done['entities_created']} entities created, {done['entities_matched']} already there, "
@@ -129,7 +131,8 @@ def restore(app: AppContext, directory: Path, data_dir: Path | None, online: boo
                    f"({time.monotonic() - began:.1f} s)")
         return
     home = _home(app, data_dir)
-    result = backups.restore_local(home, app.settings.cache_dir, directory, force=force)
+    with backups.interruptible():
+        result = backups.restore_local(home, app.settings.cache_dir, directory, force=force)
     check = {True: "; checksum of uids and edges matches the backup", False: "",
              None: " (not verified: the server is stopped or the backup was of a stopped server)"}[result.verified]
     if result.verified is False:

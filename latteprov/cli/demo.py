@@ -10,6 +10,7 @@ written only into an empty demo METAQ directory, so a second run only refreshes 
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,26 @@ def small_chain() -> tuple[graph.GraphBatch, str]:
     return b, spec
 
 
-def load_real_file(store: Store) -> str:
-    """Ingest the shipped a15m310 HDF5 file (CalLat's conventions); one line saying what it gave."""
+def load_real_file(store: Store, directory: Path | None = None) -> str:
+    """Ingest the shipped a15m310 HDF5 file (CalLat's conventions); one line saying what it gave.
+
+    With ``directory`` the file is first copied there (once) and ingested from that copy, so
+    its DataFile is the same whichever installation of latteprov runs the demo (the package's
+    own path changes from one virtual environment to the next, and a second demo run would
+    record the same data in a second file)."""
     from latteprov.ingest.conventions import preset
     from latteprov.ingest.h5 import ingest_h5
 
-    report = ingest_h5(store, preset(), [str(data.path("a15m310-devel.h5"))])
+    source = data.path("a15m310-devel.h5")
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        copy = directory / source.name
+        if not copy.exists() or copy.stat().st_size != source.stat().st_size:
+            shutil.copyfile(source, copy)
+        source = copy
+    report = ingest_h5(store, preset(), [str(source)])
     w = report.written
-    return (f"{report.ingested} of {report.files} real files ingested (a15m310-devel.h5): "
+    return (f"{report.ingested} of {report.files} real files ingested ({source}): "
             f"{w.entities_created} nodes created, {w.entities_matched} already known, {w.edges_written} edges")
 
 
@@ -136,10 +149,11 @@ def demo(app: AppContext, no_serve: bool, **kwargs: Any) -> None:
     sock = None if no_serve else listen(options)  # a port in use fails before anything is loaded
     store = ensure_database(app)
     loaded = load_campaign(store)
-    click.echo(load_real_file(store), err=True)
+    click.echo(load_real_file(store, app.settings.data_dir / "demo"), err=True)
     planned = plan_campaign(store, app.settings.data_dir / "demo-metaq")
     story, showcase = loaded["invalidated"], loaded["showcase"]
-    click.echo(f"\ndatabase: {app.settings.uri}")
+    click.echo(f"\ndatabase: {app.settings.uri} (a local server keeps running when the demo stops:"
+               " 'latteprov db stop'; running the demo again adds nothing)")
     click.echo(f"invalidated {BAD_CONFIG} and the {story['total'] - 1} products derived from it ({REASON!r})")
     click.echo(f"\nweb app: http://{host}:{port}/graph?node={showcase['uid']}")
     click.echo(f"         (a 3-pt correlator of that configuration: {showcase['name']})")

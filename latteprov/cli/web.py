@@ -34,7 +34,9 @@ def run_dev(web_app: Flask, host: str, port: int) -> None:
 
     from latteprov.web import db
 
-    click.echo(f"latteprov web (development server) at http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    from latteprov.web.serving import url_of
+
+    click.echo(f"latteprov web (development server) at {url_of(host, port)} (Ctrl-C to stop)", err=True)
     try:
         run_simple(host, port, web_app, threaded=True)
     except OSError as exc:
@@ -46,8 +48,9 @@ def run_dev(web_app: Flask, host: str, port: int) -> None:
 def listen(options: "ServeOptions") -> "socket.socket":
     """The socket to serve on, bound before the app is built so a port in use is the one line
     said (:func:`latteprov.web.serving.bind`)."""
-    from latteprov.web.serving import bind, check_access_log
+    from latteprov.web.serving import bind, check_access_log, check_options
 
+    check_options(options)
     check_access_log(options.access_log)
     return bind(options.host, options.port)
 
@@ -84,7 +87,8 @@ def serve_options(f: Callable) -> Callable:
                      help="Behind a reverse proxy: take client address, scheme and host from its "
                           "X-Forwarded-* headers (only from --forwarded-allow-ips)."),
         click.option("--forwarded-allow-ips", default="127.0.0.1,::1", show_default=True, metavar="IPS",
-                     help="Comma-separated addresses of the proxies whose headers are believed."),
+                     help="Comma-separated addresses or networks (10.0.0.0/8) of the proxies whose "
+                          "headers are believed."),
         click.option("--dev", is_flag=True,
                      help="Werkzeug's development server instead (one process; never for a group server)."),
     ]):
@@ -122,6 +126,12 @@ def serve(app: AppContext, allow_writes: bool, anonymous_read: bool, get_path: s
     sock = None if get_path else listen(options)
     web_app = build_app(app, allow_writes=allow_writes, anonymous_read=anonymous_read or bool(get_path),
                         proxy_headers=kwargs["proxy_headers"], trusted_proxies=kwargs["forwarded_allow_ips"])
+    if sock is not None:
+        from latteprov.web.serving import exposure_warning
+
+        warning = exposure_warning(options)
+        if warning:
+            click.echo(warning, err=True)
     if get_path:
         response = web_app.test_client().get(get_path)
         click.echo(response.get_data(as_text=True))

@@ -16,3 +16,9 @@ MATCH (n)
 WHERE n.uid IS NOT NULL AND NOT n:Lock
 RETURN n.uid AS uid
 LIMIT 1
+
+// name: backup_counts
+// Node and relationship counts, read in the backup checksum's transaction.
+CALL () { MATCH (n) RETURN count(n) AS nodes }
+CALL () { MATCH ()-[r]->() RETURN count(r) AS relationships }
+RETURN nodes, relationships

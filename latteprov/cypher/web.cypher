@@ -32,8 +32,9 @@ RETURN c AS node, labels(c) AS labels, COLLECT { MATCH (c)-[:STORED_AT]->(f:Data
 // or whose uid starts with the first word. $words: the lower-cased words; $first: the first
 // word as typed (uids are case-sensitive). Names are matched in lower case (search_name, kept by
 // the write path, through its text index), so SS_A3 and ss_a3 are one fragment. Best first: a
-// name that starts with the first word, then shorter names; at most $limit. `details` are the fields that tell apart products of one
-// file (spin, current, tsep ...).
+// name that starts with the first word, then shorter names; at most $limit. `details` are the
+// fields that tell apart products of one file (spin, current, tsep ...); state and valid as on
+// the node.
 CALL () {
   MATCH (n:Entity) WHERE n.search_name CONTAINS $words[0] RETURN n
   UNION
@@ -41,7 +42,8 @@ CALL () {
 }
 WITH n
 WHERE all(w IN $words WHERE n.search_name CONTAINS w OR toLower(n.uid) STARTS WITH w)
-RETURN n.uid AS uid, n.name AS name, n.kind AS kind, n.ensemble AS ensemble,
+RETURN n.uid AS uid, n.name AS name, n.kind AS kind, n.ensemble AS ensemble, n.state AS state,
+       n.valid AS valid,
        [key IN ['step', 'config', 'particle', 'spin', 'flav_spin', 'current', 'tsep', 'sources']
         WHERE n[key] IS NOT NULL | key + '=' + toString(n[key])] AS details
 ORDER BY NOT n.search_name STARTS WITH $words[0], size(n.name), n.name

@@ -10,7 +10,8 @@ proxy headers) are :mod:`latteprov.web.limits`'s.
 ``create_app`` is also the WSGI entry point for sites that run their own server
 (``gunicorn 'latteprov.web:create_app()'``): settings come from the environment and the config
 file as for the CLI, and any ``LATTEPROV_WEB_<NAME>`` variable sets ``app.config[NAME]``
-(values parsed as JSON where they parse, e.g. ``LATTEPROV_WEB_ANONYMOUS_READ=true``).
+(values parsed as JSON where they parse, e.g. ``LATTEPROV_WEB_ANONYMOUS_READ=true``; each is
+checked when the app is built, see :func:`latteprov.web.limits.check_config`).
 """
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ def _register_errors(app: Flask) -> None:
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The web app; ``test_config`` overrides the defaults, then ``LATTEPROV_WEB_*`` variables
-    (``SETTINGS``, ``ALLOW_WRITES``, ``ANONYMOUS_READ``, the limits of :mod:`latteprov.web.limits` ...)."""
+    (``SETTINGS``, ``ALLOW_WRITES``, ``ANONYMOUS_READ``, the limits of :mod:`latteprov.web.limits` ...).
+    Raises :class:`latteprov.web.limits.WebConfigError` (one line naming the variable) for a
+    setting it cannot use."""
     from latteprov.web import limits
 
     app = Flask(__name__)
@@ -71,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("LATTEPROV_WEB")
     if test_config:
         app.config.update(test_config)
+    limits.check_config(app.config)
     if app.config.get("SETTINGS") is None:
         app.config["SETTINGS"] = load_settings()
     app.json.sort_keys = False

@@ -6,7 +6,9 @@ Store opens and closes. Opening a driver per request would pay a connection and 
 connectivity check every time; so the Store lives as long as the app and :func:`close` ends
 it (``latteprov serve`` on exit, the tests' fixtures). Its patience is ``DB_PATIENCE`` (0.5 s: one retry): a
 database that went away answers 503 within about that, not after the driver's 30 s of retries; its transactions last
-``DB_TIMEOUT`` seconds at most (:mod:`latteprov.web.limits`).
+``DB_TIMEOUT`` seconds at most (:mod:`latteprov.web.limits`). Every pooled connection is checked
+with a round trip before a request uses it (bounded by the acquisition deadline, 2 s), so a
+server that stopped answering is a 503 within seconds, not a read that never ends.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def get_store() -> Store:
     store = app.extensions.get(_KEY)
     if store is None:
         store = app.extensions[_KEY] = Store(app.config["SETTINGS"], patience=app.config.get("DB_PATIENCE", 0.5),
-                                                  tx_timeout=app.config.get("DB_TIMEOUT"))
+                                                  tx_timeout=app.config.get("DB_TIMEOUT"), liveness_check=0.0)
     return store
 
 

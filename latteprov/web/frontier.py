@@ -9,7 +9,7 @@ from flask import Blueprint, request
 
 from latteprov import frontier
 from latteprov.errors import InputError
-from latteprov.web.pages import respond
+from latteprov.web.pages import int_arg, respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("frontier", __name__)
@@ -19,11 +19,7 @@ DEFAULT_LIMIT = 200
 
 def frontier_context() -> dict:
     """The frontier for ``step``, ``ensemble`` and ``limit`` (products listed; default 200)."""
-    raw = request.args.get("limit")
-    try:
-        limit = int(raw) if raw else DEFAULT_LIMIT
-    except ValueError:
-        raise InputError(f"limit must be an integer, not {raw!r}") from None
+    limit = int_arg("limit", DEFAULT_LIMIT, 0, 1_000_000_000)
     step, ensemble = request.args.get("step") or None, request.args.get("ensemble") or None
     answer = frontier.ready(get_store(), step, ensemble, limit)
     listed = sum(len(g["products"]) for g in answer["groups"])

@@ -17,6 +17,7 @@ worker opens its own pool on first use and closes it on exit.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sys
@@ -46,6 +47,43 @@ class ServeOptions:
     access_log: str | None = "-"
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1,::1"
+
+
+def url_of(host: str, port: int) -> str:
+    """The URL of ``host``:``port`` (an IPv6 address in brackets)."""
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or name) is the machine's own loopback interface."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(options: ServeOptions) -> str | None:
+    """The one-line warning for serving on a host other than loopback without a reverse proxy
+    (gunicorn reads request headers with no time limit, so a few slow clients can hold every
+    worker thread; nginx in front reads them first), else None."""
+    if is_loopback(options.host) or options.proxy_headers:
+        return None
+    return (f"warning: serving on {options.host} without --proxy-headers: slow clients can hold every "
+            "worker thread (gunicorn has no header timeout); put nginx in front (docs/install.md, "
+            "'Group server')")
+
+
+def check_options(options: ServeOptions) -> None:
+    """LatteprovError (one line) for options gunicorn would refuse only once started:
+    ``forwarded_allow_ips`` must be addresses or networks (or ``*``)."""
+    from latteprov.web.limits import WebConfigError, networks
+
+    try:
+        networks("--forwarded-allow-ips", options.forwarded_allow_ips)
+    except WebConfigError as exc:
+        raise LatteprovError(str(exc)) from None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -131,7 +169,7 @@ def serve(web_app: Flask, options: ServeOptions, sock: socket.socket | None = No
         def load(self) -> Flask:
             return web_app
 
-    print(f"latteprov web at http://{options.host}:{port}/ (gunicorn, {options.workers} workers x "
+    print(f"latteprov web at {url_of(options.host, port)} (gunicorn, {options.workers} workers x "
           f"{options.threads} threads; SIGTERM or Ctrl-C stops it)", file=sys.stderr, flush=True)
     master = os.getpid()
     try:

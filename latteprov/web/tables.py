@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 from latteprov import find
 from latteprov.errors import InputError
 from latteprov.tabular import write_csv
-from latteprov.web.pages import int_arg, respond
+from latteprov.web.pages import INT_LIMIT, int_arg, respond
 from latteprov.web.db import get_store
 
 bp = Blueprint("tables", __name__)
@@ -50,6 +50,11 @@ def filter_texts(filters: dict[str, str]) -> list[str]:
     return [f"{col}{expr}" if expr.startswith(_OPERATOR_START) else f"{col}={expr}" for col, expr in filters.items()]
 
 
+def _doc(cls: type) -> str:
+    """A class's docstring as one line of plain text (its reST literals without the backquotes)."""
+    return " ".join((cls.__doc__ or "").split()).replace("``", "")
+
+
 def flat(row: dict) -> dict:
     """A node_json row with its props beside the common keys (one cell per column)."""
     return {**row["props"], **{k: row[k] for k in ("uid", "name", "kind", "state", "valid")}}
@@ -73,12 +78,12 @@ def table_context(kind: str) -> dict:
     """One page of ``kind``'s table with its sorting and filters."""
     cls, cols, filters, parsed, sort, desc = _selection(kind)
     size = int_arg("size", current_app.config["PAGE_SIZE"], 1, 1000)
-    page = int_arg("page", 1, 1)
+    page = int_arg("page", 1, 1, INT_LIMIT // size)  # the offset (page - 1) x size stays an integer the query takes
     store = get_store()
     total = find.count(store, cls.__name__, parsed)
     rows = find.find(store, cls.__name__, parsed, order_by=sort, descending=desc, limit=size,
                      offset=(page - 1) * size)
-    return {"kind": cls.__name__, "doc": " ".join((cls.__doc__ or "").split()), "columns": cols,
+    return {"kind": cls.__name__, "doc": _doc(cls), "columns": cols,
             "filters": filters, "sort": sort, "desc": desc, "page": page, "size": size, "total": total,
             "pages": max(math.ceil(total / size), 1), "rows": rows}
 
@@ -97,7 +102,7 @@ def index() -> Any:
     """Every class with a table and how many nodes it has."""
     store = get_store()
     return respond("tables/index.html", {"tables": [
-        {"kind": cls.__name__, "doc": " ".join((cls.__doc__ or "").split()),
+        {"kind": cls.__name__, "doc": _doc(cls),
          "count": find.count(store, cls.__name__, [])} for cls in kinds()]})
 
 
@@ -122,7 +127,7 @@ def table(kind: str) -> Any:
         cls = find.searchable(kind)
         typed = {k[2:]: v for k, v in request.args.items() if k.startswith("f.")}
         return respond("tables/table.html", {
-            "kind": cls.__name__, "doc": " ".join((cls.__doc__ or "").split()), "columns": columns(cls),
+            "kind": cls.__name__, "doc": _doc(cls), "columns": columns(cls),
             "filters": typed, "sort": request.args.get("sort"), "desc": False, "page": 1, "size": 0, "total": 0,
             "pages": 1, "rows": [], "error": str(exc)}, 400)
 
