@@ -289,9 +289,13 @@ class InitialLoad:
     def __enter__(self) -> "InitialLoad":
         self.check()
         self._started = time.perf_counter()
-        self._catch_signals()
         self._work = Path(tempfile.mkdtemp(prefix="bulk-", dir=self.home))
-        self._writer = CsvWriter(self._work / "csv", datetime.now(timezone.utc)).__enter__()
+        try:
+            self._writer = CsvWriter(self._work / "csv", datetime.now(timezone.utc)).__enter__()
+        except BaseException:
+            shutil.rmtree(self._work, ignore_errors=True)
+            raise
+        self._catch_signals()
         self.say("writing CSV files")
         return self
 
