@@ -31,7 +31,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -275,23 +274,6 @@ def _database_dirs(home: Path) -> list[Path]:
     return [data / "databases" / DATABASE, data / "transactions" / DATABASE]
 
 
-_EXCEPTION_LINE = re.compile(r"^(Caused by: )?[\w.$]+(?:Exception|Error): (.+)$")
-
-
-def admin_failure(output: str) -> str:
-    """The cause of a failed ``neo4j-admin ... --verbose`` run, from its ``output``: the message
-    of the exception it printed (and of its last cause), else its last line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    found = [m for m in map(_EXCEPTION_LINE.match, lines) if m]
-    if not found:
-        return lines[-1] if lines else "no message"
-    reason = found[0].group(2)
-    causes = [m.group(2) for m in found if m.group(1)]
-    if causes and causes[-1] not in reason:
-        reason = f"{reason} (cause: {causes[-1]})"
-    return reason
-
-
 def _admin(cache_dir: Path, home: Path, *args: str) -> None:
     command = [*manager.admin_command(cache_dir, *args), "--verbose"]
     env = {**os.environ, "NEO4J_HOME": str(home / "db")}
@@ -300,7 +282,7 @@ def _admin(cache_dir: Path, home: Path, *args: str) -> None:
     except OSError as exc:
         raise BackupError(f"cannot run neo4j-admin ({command[0]}): {exc.strerror or exc}") from None
     if result.returncode != 0:
-        reason = admin_failure(result.stdout + "\n" + result.stderr)
+        reason = manager.admin_failure(result.stdout + "\n" + result.stderr)
         raise BackupError(f"neo4j-admin {' '.join(args[:2])} failed ({result.returncode}): {reason[:300]}")
 
 

@@ -321,7 +321,7 @@ def test_neo4j_admin_failures_name_their_cause(settings, tmp_path: Path) -> None
     message = str(caught.value)
     assert "no/such/dir is not an existing directory" in message and "--verbose" not in message, message
     assert "\n" not in message
-    assert backup.admin_failure("Caused by: java.io.IOException: disk full\nfoo") == "disk full"
+    assert manager.admin_failure("Caused by: java.io.IOException: disk full\nfoo") == "disk full"
 
 
 def test_an_online_backup_under_writes_matches_its_manifest_or_says_why(store, settings, env, tmp_path: Path) -> None:

@@ -190,10 +190,12 @@ def test_when_neo4j_admin_fails_its_cause_is_the_one_line(local, tmp_path: Path)
 def test_neo4j_admin_cause_skips_java_stack_frames() -> None:
     output = ("Error evaluating value for setting 'x'. 'y' is not a valid size\n"
               + "\tat org.neo4j.configuration.SettingValueParsers$17.parse(SettingValueParsers.java:1)\n" * 8
-              + "Caused by: java.lang.IllegalArgumentException: bad\n\tat org.neo4j.A.b(A.java:2)\n\t... 18 more\n")
+              + "\t... 18 more\nRun with '--verbose' for a more detailed error message.\n")
     cause = manager.admin_failure(output)
-    assert cause == "Error evaluating value for setting 'x'. 'y' is not a valid size | " \
-                    "Caused by: java.lang.IllegalArgumentException: bad"
+    assert cause == "Error evaluating value for setting 'x'. 'y' is not a valid size"  # no exception line: the text
+    assert manager.admin_failure("org.neo4j.X.BadException: refused\n\tat a.b(C.java:1)\n"
+                                 "Caused by: java.io.IOException: disk full\n\t... 3 more\n") == \
+        "refused (cause: disk full)"
     assert manager.admin_failure("") == "no output" and len(manager.admin_failure("z" * 10_000)) <= 1001
 
 

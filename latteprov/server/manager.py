@@ -223,13 +223,26 @@ def admin_command(cache_dir: Path, *args: str) -> list[str]:
     return [_java(), "-cp", f"{lib}/*", "org.neo4j.cli.AdminTool", *args]
 
 
+_EXCEPTION_LINE = re.compile(r"^(Caused by: )?[\w.$]+(?:Exception|Error): (.+)$")
+
+
 def admin_failure(output: str, lines: int = 5, limit: int = 1000) -> str:
-    """The cause of a failed ``neo4j-admin`` run in one line, from its ``output`` (stdout then
-    stderr): its last ``lines`` lines that are not Java stack frames (``at ...``, ``... N more``)
-    or blank, joined by `` | ``, at most ``limit`` characters."""
+    """The cause of a failed ``neo4j-admin`` run (best with ``--verbose``) in one line, from its
+    ``output`` (stdout then stderr): the message of the first exception it printed, with that of
+    its last cause when they differ; without an exception, its last ``lines`` lines that are
+    not Java stack frames (``at ...``, ``... N more``), blank or its "Run with '--verbose'" hint,
+    joined by `` | ``. At most ``limit`` characters."""
     said = [line.strip() for line in output.splitlines()]
-    said = [line for line in said if line and not line.startswith(("at ", "..."))]
-    text = " | ".join(said[-lines:]) or "no output"
+    said = [line for line in said
+            if line and not line.startswith(("at ", "...")) and not line.startswith("Run with '--verbose'")]
+    found = [m for m in map(_EXCEPTION_LINE.match, said) if m]
+    if found:
+        text = found[0].group(2)
+        causes = [m.group(2) for m in found if m.group(1)]
+        if causes and causes[-1] not in text:
+            text = f"{text} (cause: {causes[-1]})"
+    else:
+        text = " | ".join(said[-lines:]) or "no output"
     return text if len(text) <= limit else text[:limit] + "…"
 
 
