@@ -49,17 +49,20 @@ def _traverse(store: Store, query: str, ident: str, **params: Any) -> tuple[str,
 BATCH = 500
 
 
-def _traverse_many(store: Store, query: str, idents: list[str], **params: Any) -> list[tuple[str, str, Any]]:
+def _traverse_many(store: Store, query: str, idents: list[str], batch: int = BATCH,
+                   **params: Any) -> list[tuple[str, str, Any]]:
     """(ident, uid, row or None) for each of ``idents`` in order, asking ``query`` about
-    :data:`BATCH` roots at a time. Names (and uids the query does not know) are resolved one by
-    in one query first (:func:`resolve_many`, with :func:`resolve`'s errors); duplicates are
-    asked once."""
+    ``batch`` roots at a time. Names (and uids the query does not know) are resolved in one
+    query first (:func:`resolve_many`, with :func:`resolve`'s errors); duplicates are asked
+    once. InputError for a batch below 1."""
+    if batch < 1:
+        raise InputError(f"batch must be at least 1, not {batch}")
     names = [ident for ident in dict.fromkeys(idents) if not is_uid(ident)]
     uids = {**{ident: ident for ident in idents if is_uid(ident)}, **resolve_many(store, names)}
     rows: dict[str, Any] = {}
     wanted = list(dict.fromkeys(uids.values()))
-    for start in range(0, len(wanted), BATCH):
-        chunk = wanted[start:start + BATCH]
+    for start in range(0, len(wanted), batch):
+        chunk = wanted[start:start + batch]
         rows.update(_rows_of(store, query, chunk, **params))
     out = []
     for ident in idents:
@@ -157,8 +160,8 @@ def lineage(store: Store, ident: str, depth: int | None = None, kinds: Iterable[
 
 
 def lineage_many(store: Store, idents: Iterable[str], depth: int | None = None, kinds: Iterable[str] | None = None,
-                 fields: Iterable[str] | None = None) -> list[dict]:
-    """:func:`lineage` of each of ``idents`` (uids or names), in order, asked :data:`BATCH` at a
+                 fields: Iterable[str] | None = None, batch: int = BATCH) -> list[dict]:
+    """:func:`lineage` of each of ``idents`` (uids or names), in order, asked ``batch`` at a
     time: each answer is the one :func:`lineage` gives. NotFound for the first ident that is
     not a data product, before anything is answered."""
     check_kinds(kinds)
@@ -167,7 +170,7 @@ def lineage_many(store: Store, idents: Iterable[str], depth: int | None = None, 
     idents = list(idents)
     if not idents:
         return []
-    found = (_traverse_many(store, "lineage", idents, fields=wanted) if len(idents) > 1
+    found = (_traverse_many(store, "lineage", idents, batch, fields=wanted) if len(idents) > 1
              else [(idents[0], *_traverse(store, "lineage", idents[0], fields=wanted))])
     answers = []
     for ident, uid, row in found:
@@ -231,8 +234,8 @@ def downstream(store: Store, ident: str, depth: int | None = None, kinds: Iterab
 
 def downstream_many(store: Store, idents: Iterable[str], depth: int | None = None,
                     kinds: Iterable[str] | None = None, all_nodes: bool = False,
-                    fields: Iterable[str] | None = None) -> list[dict]:
-    """:func:`downstream` of each of ``idents``, in order, asked :data:`BATCH` at a time (each
+                    fields: Iterable[str] | None = None, batch: int = BATCH) -> list[dict]:
+    """:func:`downstream` of each of ``idents``, in order, asked ``batch`` at a time (each
     answer the one :func:`downstream` gives); NotFound for the first that is not a data
     product, before anything is answered."""
     check_kinds(kinds)
@@ -243,7 +246,7 @@ def downstream_many(store: Store, idents: Iterable[str], depth: int | None = Non
         return []
     params = {"depth": depth, "all": all_nodes, "limit": FANOUT_LIMIT,
               "kinds": [k.lower() for k in kinds] if kinds else None, "fields": wanted}
-    found = (_traverse_many(store, "downstream", idents, **params) if len(idents) > 1
+    found = (_traverse_many(store, "downstream", idents, batch, **params) if len(idents) > 1
              else [(idents[0], *_traverse(store, "downstream", idents[0], **params))])
     answers = []
     for ident, uid, row in found:
@@ -278,13 +281,13 @@ def details(store: Store, ident: str) -> dict:
     return details_many(store, [ident])[0]
 
 
-def details_many(store: Store, idents: Iterable[str]) -> list[dict]:
-    """:func:`details` of each of ``idents``, in order, asked :data:`BATCH` at a time; NotFound
+def details_many(store: Store, idents: Iterable[str], batch: int = BATCH) -> list[dict]:
+    """:func:`details` of each of ``idents``, in order, asked ``batch`` at a time; NotFound
     for the first that names no node, before anything is answered."""
     idents = list(idents)
     if not idents:
         return []
-    found = (_traverse_many(store, "node_details", idents, listed=LISTED) if len(idents) > 1
+    found = (_traverse_many(store, "node_details", idents, batch, listed=LISTED) if len(idents) > 1
              else [(idents[0], *_traverse(store, "node_details", idents[0], listed=LISTED))])
     answers = []
     for ident, _, row in found:

@@ -181,15 +181,18 @@ def _everything(store) -> list[str]:
 
 
 @pytest.mark.parametrize("batch", [1, 3, 500])
-def test_batched_answers_are_the_one_by_one_answers(store, campaign, monkeypatch, batch) -> None:
-    monkeypatch.setattr(lineage, "BATCH", batch)  # a chunk of 1, a few, all at once
+def test_batched_answers_are_the_one_by_one_answers(store, campaign, batch) -> None:
+    """Asked a chunk of 1, a few, or all at once, the batched questions answer as one by one."""
     idents = [i for i in _everything(store)]
     entities = [i for i in idents if not i.startswith(("run:", "DataFile:"))]
     for kwargs in ({}, {"depth": 2}, {"kinds": ["Propagator"]}, {"fields": ["ensemble", "config", "created_at"]}):
-        assert lineage.lineage_many(store, entities, **kwargs) == [lineage.lineage(store, i, **kwargs) for i in entities]
-        assert lineage.downstream_many(store, entities, **kwargs) == [
+        assert lineage.lineage_many(store, entities, batch=batch, **kwargs) == [
+            lineage.lineage(store, i, **kwargs) for i in entities]
+        assert lineage.downstream_many(store, entities, batch=batch, **kwargs) == [
             lineage.downstream(store, i, **kwargs) for i in entities]
-    assert lineage.details_many(store, idents) == [lineage.details(store, i) for i in idents]
+    assert lineage.details_many(store, idents, batch=batch) == [lineage.details(store, i) for i in idents]
+    with pytest.raises(InputError, match="batch must be at least 1"):
+        lineage.lineage_many(store, entities, batch=0)
     assert lineage.lineage_many(store, [FF, FF, lineage.resolve(store, FF)])[0]["root"] == lineage.resolve(store, FF)
 
 
