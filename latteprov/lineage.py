@@ -10,8 +10,6 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import neo4j
-
 from latteprov import model
 from latteprov.errors import InputError, NotFound, shorten
 from latteprov.identity import is_uid
@@ -29,21 +27,6 @@ LISTED = 500
 FANOUT_LIMIT = 200
 
 
-def _traverse(store: Store, query: str, ident: str, **params: Any) -> tuple[str, neo4j.Record | None]:
-    """The uid of ``ident`` and the one-row answer of ``query`` about it (None: not an entity).
-
-    A uid goes straight into the query (one round trip); a name, or a uid the query does not
-    know, is resolved first, which also gives the clear errors (unknown, ambiguous)."""
-    if is_uid(ident):
-        row = _rows_of(store, query, [ident], **params).get(ident)
-        if row is not None:
-            return ident, row
-    uid = resolve(store, ident)
-    if uid == ident and is_uid(ident):
-        return uid, None  # already asked: a run or a file
-    return uid, _rows_of(store, query, [uid], **params).get(uid)
-
-
 # Roots asked per query by the batched questions: large enough that the round trip and the
 # query's planning vanish, small enough that one answer stays a few MB.
 BATCH = 500
@@ -54,7 +37,9 @@ def _traverse_many(store: Store, query: str, idents: list[str], batch: int = BAT
     """(ident, uid, row or None) for each of ``idents`` in order, asking ``query`` about
     ``batch`` roots at a time. Names (and uids the query does not know) are resolved in one
     query first (:func:`resolve_many`, with :func:`resolve`'s errors); duplicates are asked
-    once. InputError for a batch below 1."""
+    once. One ident costs what one question needs: a uid goes straight into the query; a name,
+    or a uid the query does not know, is resolved first (which gives the clear errors: unknown,
+    ambiguous). InputError for a batch below 1."""
     if batch < 1:
         raise InputError(f"batch must be at least 1, not {batch}")
     names = [ident for ident in dict.fromkeys(idents) if not is_uid(ident)]
@@ -170,8 +155,7 @@ def lineage_many(store: Store, idents: Iterable[str], depth: int | None = None, 
     idents = list(idents)
     if not idents:
         return []
-    found = (_traverse_many(store, "lineage", idents, batch, fields=wanted) if len(idents) > 1
-             else [(idents[0], *_traverse(store, "lineage", idents[0], fields=wanted))])
+    found = _traverse_many(store, "lineage", idents, batch, fields=wanted)
     answers = []
     for ident, uid, row in found:
         if row is None:
@@ -246,8 +230,7 @@ def downstream_many(store: Store, idents: Iterable[str], depth: int | None = Non
         return []
     params = {"depth": depth, "all": all_nodes, "limit": FANOUT_LIMIT,
               "kinds": [k.lower() for k in kinds] if kinds else None, "fields": wanted}
-    found = (_traverse_many(store, "downstream", idents, batch, **params) if len(idents) > 1
-             else [(idents[0], *_traverse(store, "downstream", idents[0], **params))])
+    found = _traverse_many(store, "downstream", idents, batch, **params)
     answers = []
     for ident, uid, row in found:
         if row is None:
@@ -287,8 +270,7 @@ def details_many(store: Store, idents: Iterable[str], batch: int = BATCH) -> lis
     idents = list(idents)
     if not idents:
         return []
-    found = (_traverse_many(store, "node_details", idents, batch, listed=LISTED) if len(idents) > 1
-             else [(idents[0], *_traverse(store, "node_details", idents[0], listed=LISTED))])
+    found = _traverse_many(store, "node_details", idents, batch, listed=LISTED)
     answers = []
     for ident, _, row in found:
         if row is None:  # node_details knows every node resolve_id knows: deleted meanwhile
